@@ -1,0 +1,95 @@
+"""The real `zoo` command line: user errors are one clear line; the commands do what they say."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY_RECIPE, run_zoo
+from zoo.config import load_recipe
+from zoo.training import train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    folder = tmp_path_factory.mktemp("cli")
+    (folder / "tiny.toml").write_text(TINY_RECIPE)
+    train(load_recipe(folder / "tiny.toml", overrides=["train.epochs=1"]), folder / "run", data_dir=data_dir, verbose=0)
+    return folder
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("zoo:")]
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_missing_recipe_and_typo_in_recipe(tmp_path):
+    assert_one_line_error(run_zoo("train", tmp_path / "nope.toml"), "nope.toml does not exist")
+    typo = tmp_path / "typo.toml"
+    typo.write_text(TINY_RECIPE.replace("latent_dim", "laten_dim"))
+    assert_one_line_error(run_zoo("train", typo), "unknown key 'laten_dim'", "typo.toml", "did you mean 'latent_dim'?")
+    assert_one_line_error(run_zoo("train", typo, "--set", "train.epochs=-1"), "unknown key 'laten_dim'")
+
+
+def test_missing_dataset_fails_fast_with_where_to_put_it(tiny_recipe, tmp_path):
+    result = run_zoo("train", tiny_recipe, "--out", tmp_path / "run", "--data-dir", tmp_path,
+                     "--set", "data.dataset=kmnist", timeout=120)
+    assert_one_line_error(result, "kmnist", "kmnist.npz", str(tmp_path))
+    result = run_zoo("train", tiny_recipe, "--out", tmp_path / "run2", "--data-dir", tmp_path,
+                     "--set", "data.file=mine.npz")
+    assert_one_line_error(result, "mine.npz", str(tmp_path))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_zoo("--debug", "train", tmp_path / "nope.toml")
+    assert result.returncode != 0 and "Traceback" in result.stderr and "RecipeError" in result.stderr
+
+
+def test_reconstruct_list_info_and_sample(trained, tmp_path):
+    artifact = trained / "run" / "export"
+    out = tmp_path / "grid.png"
+    result = run_zoo("reconstruct", artifact, "-o", out, "--scale", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    picture = np.asarray(Image.open(out))
+    assert picture.shape == (2 + 2 * 30, 2 + 4 * 30) and picture.std() > 10  # 4 examples over 4 reconstructions
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray((np.random.default_rng(i).random((40, 40)) * 255).astype("uint8")).save(folder / f"{i}.png")
+    result = run_zoo("reconstruct", artifact, "--input", folder, "-o", tmp_path / "mine.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "3 inputs" in result.stdout
+
+    env = {"ZOO_EXPORTED_DIR": str(trained / "run")}
+    listing = run_zoo("list", env=env)
+    assert listing.returncode == 0 and "export" in listing.stdout and "autoencoder" in listing.stdout
+    info = run_zoo("info", "export", env=env)
+    assert info.returncode == 0 and json.loads(info.stdout)["name"] == "tiny-ae"
+
+    assert_one_line_error(run_zoo("sample", artifact), "autoencoder", "does not sample", "zoo reconstruct")
+    assert_one_line_error(run_zoo("reconstruct", "no-such-model"), "no exported model named 'no-such-model'")
+
+
+def test_corrupt_artifact_and_bad_input_are_one_line_errors(trained, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained / "run" / "export", copy)
+    (copy / "encoder.onnx").write_bytes(b"not onnx")
+    assert_one_line_error(run_zoo("reconstruct", copy), "encoder.onnx does not match its sha256")
+    assert_one_line_error(run_zoo("reconstruct", trained / "run" / "export", "--input", tmp_path / "absent.png"),
+                          "absent.png")
+
+
+def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
+    out = tmp_path / "exported" / "tiny-ae"
+    result = run_zoo("export", trained / "run", "--out", out, "--data-dir", data_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["training"]["epochs"] == 1 and meta["parity"]["max_abs_diff"] <= 1e-4
+    assert_one_line_error(run_zoo("export", tmp_path), "not a run folder")

@@ -1,0 +1,26 @@
+"""genzoo: deep generative models for Keras 3 on TensorFlow.
+
+``import zoo`` registers every family with Keras, so that
+``keras.models.load_model("exported/<name>/model.keras")`` works; ``zoo.load(name)``
+does the same after verifying the artifact's checksums.
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from zoo import models  # noqa: E402  (registers the families)
+from zoo.config import Recipe, load_recipe  # noqa: E402
+from zoo.errors import ZooError  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def load(name_or_path, *, verify: bool = True):
+    """Load an exported model by name (a folder under ``exported/``) or path, checking its sha256 sums."""
+    from zoo.artifacts import load_model
+
+    return load_model(name_or_path, verify=verify)
+
+
+__all__ = ["Recipe", "ZooError", "load", "load_recipe", "models", "__version__"]

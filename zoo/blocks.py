@@ -1,0 +1,77 @@
+"""Shared networks: convolutional and dense encoders and decoders, built once and reused by the families.
+
+Each builder returns a functional ``keras.Model`` with named inputs and deterministic
+layer names, so two builds of the same configuration have the same weight order
+(the exporter relies on this to make a float32 copy of a mixed-precision model).
+``dtype`` is a Keras dtype policy name passed to every layer; the last layer is kept
+in float32 so that losses and exported outputs are float32 under mixed precision.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+
+def _downsampled(image_shape, stages: int) -> tuple[int, int]:
+    height, width = image_shape[0], image_shape[1]
+    factor = 2**stages
+    if height % factor or width % factor:
+        raise ValueError(f"image size {height}x{width} must be divisible by {factor} for {stages} stride-2 stages; "
+                         "change filters or pad the images (data.resize = \"pad\")")
+    return height // factor, width // factor
+
+
+def conv_encoder(image_shape, filters, out_dim: int, *, name: str = "encoder", dtype=None) -> keras.Model:
+    """Stride-2 3x3 convolutions (one per entry of ``filters``), then a dense layer to ``out_dim``."""
+    _downsampled(image_shape, len(filters))
+    images = keras.Input(tuple(image_shape), name="images")
+    x = images
+    for i, width in enumerate(filters):
+        x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", dtype=dtype, name=f"{name}_conv{i}")(x)
+    x = layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)
+    out = layers.Dense(out_dim, dtype="float32", name=f"{name}_out")(x)
+    return keras.Model(images, out, name=name)
+
+
+def conv_decoder(in_dim: int, image_shape, filters, *, name: str = "decoder", dtype=None,
+                 input_name: str = "latent") -> keras.Model:
+    """Mirror of :func:`conv_encoder`: dense to a small feature map, stride-2 transposed convolutions
+    (``filters`` read from last to first), then a 3x3 convolution to the image's channels.
+
+    Returns pre-activation outputs (logits); the family applies the output activation.
+    ``Conv2DTranspose`` rather than ``UpSampling2D`` keeps XLA training possible.
+    """
+    height, width = _downsampled(image_shape, len(filters))
+    z = keras.Input((in_dim,), name=input_name)
+    x = layers.Dense(height * width * filters[-1], activation="relu", dtype=dtype, name=f"{name}_dense")(z)
+    x = layers.Reshape((height, width, filters[-1]), dtype=dtype, name=f"{name}_reshape")(x)
+    for i, width_ in enumerate(reversed(filters)):
+        x = layers.Conv2DTranspose(width_, 3, strides=2, padding="same", activation="relu", dtype=dtype,
+                                   name=f"{name}_deconv{i}")(x)
+    out = layers.Conv2D(image_shape[-1], 3, padding="same", dtype="float32", name=f"{name}_out")(x)
+    return keras.Model(z, out, name=name)
+
+
+def dense_encoder(image_shape, hidden_units, out_dim: int, *, name: str = "encoder", dtype=None) -> keras.Model:
+    """Flatten, ReLU dense layers of ``hidden_units``, then a dense layer to ``out_dim``."""
+    images = keras.Input(tuple(image_shape), name="images")
+    x = layers.Flatten(dtype=dtype, name=f"{name}_flatten")(images)
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, activation="relu", dtype=dtype, name=f"{name}_dense{i}")(x)
+    out = layers.Dense(out_dim, dtype="float32", name=f"{name}_out")(x)
+    return keras.Model(images, out, name=name)
+
+
+def dense_decoder(in_dim: int, image_shape, hidden_units, *, name: str = "decoder", dtype=None,
+                  input_name: str = "latent") -> keras.Model:
+    """Mirror of :func:`dense_encoder`; returns pre-activation outputs shaped like the image."""
+    z = keras.Input((in_dim,), name=input_name)
+    x = z
+    for i, units in enumerate(reversed(hidden_units)):
+        x = layers.Dense(units, activation="relu", dtype=dtype, name=f"{name}_dense{i}")(x)
+    x = layers.Dense(math.prod(image_shape), dtype="float32", name=f"{name}_out")(x)
+    out = layers.Reshape(tuple(image_shape), dtype="float32", name=f"{name}_reshape")(x)
+    return keras.Model(z, out, name=name)

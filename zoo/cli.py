@@ -1,0 +1,175 @@
+"""The ``zoo`` command: train from recipes, export, and use exported models.
+
+User errors (a bad path, recipe, input or file) print one line and exit 1;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cmd_train(args) -> None:
+    from zoo.config import load_recipe
+    from zoo.training import train
+
+    recipe = load_recipe(args.recipe, overrides=args.set)
+    run_dir = Path(args.out or Path("runs") / recipe.name)
+    result = train(recipe, run_dir, data_dir=args.data_dir, resume=args.resume, export=not args.no_export)
+    print(f"trained {recipe.name}: {result.epochs} epochs in {result.train_seconds:.0f} s, run folder {run_dir}")
+    if result.export_dir:
+        print(f"exported to {result.export_dir}")
+
+
+def _cmd_export(args) -> None:
+    from zoo.export import export_model
+    from zoo.training import restore
+
+    model, recipe, state = restore(args.run_dir)
+    out = Path(args.out or Path(args.run_dir) / "export")
+    export_model(model, recipe, out, data_dir=args.data_dir, run_state=state)
+    print(f"exported {recipe.name} (epoch {state['epoch']}) to {out}")
+
+
+def _load(name):
+    import zoo
+    from zoo.artifacts import resolve
+    from zoo.config import load_recipe
+
+    folder = resolve(name)
+    return zoo.load(folder), load_recipe(folder / "recipe.toml"), folder
+
+
+def _cmd_reconstruct(args) -> None:
+    from zoo import data, images
+    from zoo.artifacts import load_examples
+    from zoo.errors import ZooError
+
+    model, recipe, folder = _load(args.name)
+    if not hasattr(model, "reconstruct"):
+        raise ZooError(f"{folder.name} ({recipe.family}) does not reconstruct images")
+    if args.input:
+        batch = data.read_images(args.input, recipe.data)
+    else:
+        batch = load_examples(folder)["images"]
+    batch = batch[: args.n]
+    shown = model.preview(batch) if hasattr(model, "preview") else model.reconstruct(batch)
+    images.save_png(images.grid(shown, recipe.data.value_range, ncols=min(len(batch), 16)), args.output, scale=args.scale)
+    print(f"wrote {args.output}: {len(batch)} inputs (first rows) and their reconstructions (last rows)")
+
+
+def _cmd_sample(args) -> None:
+    from zoo import images
+    from zoo.errors import ZooError
+
+    model, recipe, folder = _load(args.name)
+    if not callable(getattr(model, "sample", None)):
+        hint = " use `zoo reconstruct` instead" if hasattr(model, "reconstruct") else ""
+        raise ZooError(f"{folder.name} is a {recipe.family}, which does not sample new images "
+                       f"(it has no prior to draw latents from);{hint}")
+    samples = model.sample(args.n, seed=args.seed)
+    images.save_png(images.grid(samples, recipe.data.value_range), args.output, scale=args.scale)
+    print(f"wrote {args.output}: {args.n} samples, seed {args.seed}")
+
+
+def _cmd_list(args) -> None:
+    from zoo.artifacts import available, read_metadata
+
+    rows = []
+    for name, folder in available().items():
+        meta = read_metadata(folder)
+        final = meta.get("training", {}).get("final", {})
+        metrics = meta.get("metrics") or {k: v for k, v in final.items() if k.startswith("val_")}
+        key = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:2]) or "-"
+        rows.append((name, meta.get("family", "?"), meta.get("dataset", {}).get("name", "?"),
+                     f"{meta.get('parameters', {}).get('total', 0):,}", key))
+    if not rows:
+        print("no exported models found (looked for folders with metadata.json under exported/)")
+        return
+    header = ("name", "family", "dataset", "parameters", "key metric")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _cmd_info(args) -> None:
+    from zoo.artifacts import read_metadata
+
+    meta = read_metadata(args.name)
+    if not args.files:
+        meta.pop("files", None)
+    print(json.dumps(meta, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="genzoo: train, export and use deep generative models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a recipe, checkpointing every epoch, then export")
+    p.add_argument("recipe", help="recipe file, e.g. recipes/ae_fashion_mnist.toml")
+    p.add_argument("--out", help="run folder (default runs/<recipe name>)")
+    p.add_argument("--data-dir", help="folder with local data files (else $ZOO_DATA_DIR, then tensorflow-datasets)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a recipe value, e.g. --set train.epochs=1 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run folder from its last checkpoint")
+    p.add_argument("--no-export", action="store_true", help="skip the export at the end")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="export a run's last checkpoint as an artifact folder")
+    p.add_argument("run_dir", help="the --out folder of a `zoo train` run")
+    p.add_argument("--out", help="artifact folder (default RUN_DIR/export), e.g. exported/ae-fashion-mnist")
+    p.add_argument("--data-dir", help="folder with local data files (for the example inputs)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("reconstruct", help="write a grid of inputs and their reconstructions")
+    p.add_argument("name", metavar="NAME_OR_PATH", help="an exported model's name (see `zoo list`) or folder")
+    p.add_argument("--input", help="an image, a folder of images, or an .npz/.npy (default: the artifact's examples)")
+    p.add_argument("-n", type=int, default=16, help="at most this many inputs (default 16)")
+    p.add_argument("-o", "--output", default="reconstructions.png", help="PNG to write")
+    p.add_argument("--scale", type=int, default=2, help="upscale the PNG by this factor")
+    p.set_defaults(func=_cmd_reconstruct)
+
+    p = sub.add_parser("sample", help="write a grid of samples from a generative model")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default="samples.png")
+    p.add_argument("--scale", type=int, default=2)
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("list", help="list the exported models")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="print an exported model's metadata")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--files", action="store_true", help="include the sha256 of every file")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from zoo.errors import ZooError
+
+    try:
+        args.func(args)
+    except ZooError as exc:
+        if args.debug:
+            raise
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

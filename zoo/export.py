@@ -1,0 +1,233 @@
+"""Exporting a trained model as an artifact folder that loads in Keras and runs outside it.
+
+An artifact holds::
+
+    model.keras        the whole model with optimizer state (keras.models.load_model after `import zoo`)
+    saved_model/       keras.export.ExportArchive: one signature per endpoint, named inputs and outputs
+    <part>.onnx        the deployable parts (e.g. encoder.onnx, decoder.onnx), dynamic batch
+    examples.npz       example inputs and the outputs Keras gives for them: test vectors for other runtimes
+    config.json        the model's Keras config;  recipe.toml  the resolved recipe
+    metadata.json      what it is, inputs/outputs and post-processing, parity with Keras, sha256 of every file
+    <preview>.png      a grid of what the model does
+
+SavedModel and ONNX are built from a float32 copy of the model, and every format is run on
+the same random inputs at batch 1 and 7 and compared with Keras: a difference above the
+recipe's tolerance fails the export. The folder is written under a temporary name and
+renamed into place, so an interrupted export never leaves a half-written artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo import data, images, runtime
+from zoo.config import Recipe
+from zoo.errors import ExportError
+
+PARITY_BATCHES = (1, 7)
+METADATA = "metadata.json"
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_checksums(folder) -> dict[str, str]:
+    """sha256 of every file below ``folder`` except metadata.json, by relative POSIX path."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): sha256(p)
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != METADATA}
+
+
+def float32_copy(model):
+    """The same network with float32 weights and compute, for formats that run outside Keras."""
+    if model.dtype_policy.name == "float32":
+        return model
+    config = model.get_config()
+    config["dtype"] = "float32"
+    with runtime.precision("float32"):
+        copy = type(model).from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _as_numpy(outputs) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, dtype="float32") for k, v in outputs.items()}
+
+
+def _run_keras(endpoint, inputs):
+    return _as_numpy(endpoint.fn(**{i.name: tf.constant(inputs[i.name]) for i in endpoint.inputs}))
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    return max(float(np.max(np.abs(a[k] - np.asarray(b[k], dtype="float32")))) for k in a)
+
+
+def _export_saved_model(model, endpoints, path: Path) -> None:
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for endpoint in endpoints:
+        archive.add_endpoint(name=endpoint.name, fn=endpoint.fn, input_signature=[i.spec() for i in endpoint.inputs])
+    archive.write_out(str(path), verbose=False)
+
+
+def _export_onnx(endpoint, path: Path, opset: int) -> None:
+    import tf2onnx
+
+    signature = [i.spec() for i in endpoint.inputs]
+    function = tf.function(endpoint.fn, input_signature=signature)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tf2onnx.convert.from_function(function, input_signature=signature, opset=opset, output_path=str(path))
+
+
+def _parity(original, f32, endpoints, folder: Path, formats, seed: int = 1234) -> dict:
+    """Max abs difference of every format from Keras, per endpoint and batch size, on random inputs.
+
+    SavedModel and ONNX are compared with the float32 model they were built from; the reloaded
+    ``model.keras`` with the model that was saved (the same dtype policy).
+    """
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(seed)
+    saved = tf.saved_model.load(str(folder / "saved_model")) if "saved_model" in formats else None
+    trained = {e.name: e for e in original.endpoints()} if original is not f32 else None
+    reloaded = None
+    if "keras" in formats:
+        reloaded = {e.name: e for e in keras.models.load_model(folder / "model.keras").endpoints()}
+    sessions, report = {}, {}
+
+    def record(fmt, name, batch, value):
+        report.setdefault(fmt, {}).setdefault(name, {})[f"batch_{batch}"] = value
+
+    for batch in PARITY_BATCHES:
+        for endpoint in endpoints:
+            inputs = {i.name: i.random(batch, rng, f32.num_classes) for i in endpoint.inputs}
+            expected = _run_keras(endpoint, inputs)
+            if reloaded is not None:
+                reference = _run_keras(trained[endpoint.name], inputs) if trained else expected
+                record("keras", endpoint.name, batch, _max_diff(reference, _run_keras(reloaded[endpoint.name], inputs)))
+            if saved is not None:
+                got = saved.signatures[endpoint.name](**{k: tf.constant(v) for k, v in inputs.items()})
+                record("saved_model", endpoint.name, batch, _max_diff(expected, got))
+            if endpoint.onnx and "onnx" in formats:
+                if endpoint.onnx not in sessions:
+                    sessions[endpoint.onnx] = ort.InferenceSession(str(folder / f"{endpoint.onnx}.onnx"),
+                                                                   providers=["CPUExecutionProvider"])
+                session = sessions[endpoint.onnx]
+                names = [o.name for o in session.get_outputs()]
+                record("onnx", f"{endpoint.onnx}.onnx", batch, _max_diff(expected, dict(zip(names, session.run(names, inputs)))))
+    return report
+
+
+def _parameter_counts(model) -> dict:
+    counts = {"total": int(sum(np.prod(v.shape) for v in model.weights))}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            counts[layer.name] = int(sum(np.prod(v.shape) for v in layer.weights))
+    return counts
+
+
+def export_model(model, recipe: Recipe, out_dir, *, data_dir=None, run_state: dict | None = None) -> Path:
+    """Write the artifact for ``model`` trained by ``recipe`` to ``out_dir``, atomically; return its path."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".zoo-tmp-{out_dir.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_artifact(model, recipe, tmp, data_dir=data_dir, run_state=run_state or {})
+        backup = out_dir.parent / f".zoo-tmp-{out_dir.name}-old-{os.getpid()}"
+        if out_dir.exists():
+            os.replace(out_dir, backup)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state: dict) -> None:
+    formats = recipe.export.formats
+    f32 = float32_copy(model)
+    endpoints = f32.endpoints()
+
+    example_images, example_labels = data.example_batch(recipe.data, recipe.export.num_examples, data_dir=data_dir)
+    example_inputs = f32.example_inputs(example_images, example_labels)
+    examples = dict(example_inputs)
+    example_keys = {}
+    for endpoint in endpoints:
+        outputs = _run_keras(endpoint, example_inputs)
+        example_keys[endpoint.name] = {"inputs": [i.name for i in endpoint.inputs],
+                                       "outputs": {name: f"{endpoint.name}.{name}" for name in outputs}}
+        examples.update({f"{endpoint.name}.{name}": value for name, value in outputs.items()})
+    np.savez(folder / "examples.npz", **examples)
+
+    if "keras" in formats:
+        model.save(folder / "model.keras")
+    if "saved_model" in formats:
+        _export_saved_model(f32, endpoints, folder / "saved_model")
+    onnx_files = {}
+    if "onnx" in formats:
+        for endpoint in endpoints:
+            if endpoint.onnx and endpoint.onnx not in onnx_files:
+                _export_onnx(endpoint, folder / f"{endpoint.onnx}.onnx", recipe.export.opset)
+                onnx_files[endpoint.onnx] = endpoint.name
+
+    parity = _parity(model, f32, endpoints, folder, formats)
+    worst = max((v for fmt in parity.values() for ep in fmt.values() for v in ep.values()), default=0.0)
+    if worst > recipe.export.tolerance:
+        bad = [f"{fmt} {name} {batch}: {v:.2e}" for fmt, eps in parity.items() for name, ep in eps.items()
+               for batch, v in ep.items() if v > recipe.export.tolerance]
+        raise ExportError(f"export disagrees with Keras beyond tolerance {recipe.export.tolerance:g}: {'; '.join(bad)}")
+
+    preview_name = model.preview_file
+    shown = f32.preview(example_images[:8], None if example_labels is None else example_labels[:8])
+    images.save_png(images.grid(shown, recipe.data.value_range, ncols=8), folder / preview_name, scale=2)
+
+    recipe.write(folder / "recipe.toml")
+    (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model), indent=2))
+
+    train_source = data.load_split(recipe.data, recipe.data.split, data_dir=data_dir).description
+    metadata = {
+        "name": recipe.name,
+        "family": recipe.family,
+        "class_name": type(model).__name__,
+        "description": recipe.description,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dataset": {"name": recipe.data.dataset, "file": recipe.data.file, "train": train_source,
+                    "split": recipe.data.split, "eval_split": recipe.data.eval_split,
+                    "classes": list(recipe.data.classes)},
+        "recipe": recipe.to_dict(),
+        "training": {"precision": run_state.get("precision", model.dtype_policy.name),
+                     "epochs": run_state.get("epoch", 0), "steps_per_epoch": run_state.get("steps_per_epoch"),
+                     "train_seconds": round(run_state.get("train_seconds", 0.0), 1),
+                     "final": (run_state.get("history") or [{}])[-1], "hardware": runtime.hardware()},
+        "versions": runtime.versions(),
+        "parameters": _parameter_counts(f32),
+        "preview": preview_name,
+        "endpoints": [{"name": e.name, "description": e.description, "onnx": f"{e.onnx}.onnx" if e.onnx and onnx_files else None,
+                       "inputs": [i.to_json() for i in e.inputs], "outputs": [o.to_json() for o in e.outputs]}
+                      for e in endpoints],
+        "examples": {"file": "examples.npz", "count": int(len(example_images)), "keys": example_keys},
+        "parity": {"reference": "float32 Keras model", "batches": list(PARITY_BATCHES), "tolerance": recipe.export.tolerance,
+                   "max_abs_diff": worst, "by_format": parity},
+        "onnx_opset": recipe.export.opset if onnx_files else None,
+    }
+    metadata["files"] = file_checksums(folder)
+    (folder / METADATA).write_text(json.dumps(metadata, indent=2))

@@ -1,0 +1,183 @@
+"""What every family shares: the registry, input checks, and the description of its endpoints.
+
+A family is a ``keras.Model`` subclass with its own ``train_step``. Besides Keras'
+``get_config``/``from_config`` it declares:
+
+* ``config_class``: the dataclass that validates the recipe's ``[model]`` section;
+* ``optimizer_roles``: ``("default",)`` or e.g. ``("generator", "discriminator")``;
+* ``endpoints()``: the named functions an artifact serves (SavedModel signatures,
+  ONNX files), with named, shaped inputs and outputs;
+* ``preview(...)``: the image grid written after each epoch and by the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import InputShapeError, RecipeError
+
+_FAMILIES: dict[str, type] = {}
+
+
+def register_family(cls):
+    """Class decorator: make a family known to recipes and serializable as ``zoo>ClassName``."""
+    cls = keras.saving.register_keras_serializable(package="zoo")(cls)
+    _FAMILIES[cls.family] = cls
+    return cls
+
+
+def get_family(name: str, where: str = "family") -> type:
+    if name not in _FAMILIES:
+        close = difflib.get_close_matches(name, list(_FAMILIES), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "."
+        raise RecipeError(f"{where} is '{name}', which is not a known family{hint} Known: {', '.join(sorted(_FAMILIES))}")
+    return _FAMILIES[name]
+
+
+def families() -> dict[str, type]:
+    return dict(_FAMILIES)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A named input or output of an endpoint, as other runtimes need to know it."""
+
+    name: str
+    shape: tuple  # None for a dynamic dimension (the batch)
+    dtype: str = "float32"
+    kind: str = "image"  # image | latent | label | timestep: how random parity inputs are drawn
+    value_range: tuple[float, float] | None = None
+    description: str = ""
+    postprocess: str = ""
+
+    def spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec(self.shape, tf.as_dtype(self.dtype), name=self.name)
+
+    def random(self, batch: int, rng: np.random.Generator, num_classes: int = 10) -> np.ndarray:
+        shape = (batch,) + tuple(self.shape[1:])
+        if self.kind == "image":
+            low, high = self.value_range or (0.0, 1.0)
+            return rng.uniform(low, high, shape).astype(self.dtype)
+        if self.kind == "label":
+            return rng.integers(0, num_classes, shape).astype(self.dtype)
+        return rng.standard_normal(shape).astype(self.dtype)
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["shape"] = [d for d in self.shape]
+        out["value_range"] = list(self.value_range) if self.value_range else None
+        return out
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A function an artifact serves: ``fn(**inputs) -> {output name: tensor}``.
+
+    ``onnx`` names the ONNX file (without suffix) the endpoint is also exported as, or is empty.
+    """
+
+    name: str
+    fn: Callable
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    onnx: str = ""
+    description: str = ""
+
+
+IMAGE_POSTPROCESS = {
+    (0.0, 1.0): "pixels = round(clip(images, 0, 1) * 255) as uint8",
+    (-1.0, 1.0): "pixels = round(clip((images + 1) / 2, 0, 1) * 255) as uint8",
+}
+
+
+class GenerativeModel(keras.Model):
+    """Base class of the families. Subclasses set the class attributes below."""
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type] = type(None)
+    optimizer_roles: ClassVar[tuple[str, ...]] = ("default",)
+    preview_file: ClassVar[str] = "samples.png"  # the grid an artifact ships
+
+    # ------------------------------------------------------------ recipes
+
+    @classmethod
+    def check_recipe(cls, recipe) -> None:
+        """Cross-section checks (e.g. a loss that needs a value range); raise RecipeError."""
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "GenerativeModel":
+        raise NotImplementedError
+
+    def compile_from_recipe(self, recipe) -> None:
+        """Compile with the recipe's optimizer(s) and XLA setting."""
+        self.compile(optimizer=build_optimizer(recipe.optimizer["default"]), jit_compile=recipe.train.jit_compile)
+
+    # ------------------------------------------------------------ artifacts
+
+    def endpoints(self) -> list[Endpoint]:
+        """The functions an artifact serves; the first is also the SavedModel's ``serving_default``."""
+        raise NotImplementedError
+
+    def example_inputs(self, images: np.ndarray, labels: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Inputs for ``examples.npz``, keyed by input name, derived from real eval images."""
+        raise NotImplementedError
+
+    def preview(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """A batch of images (in the model's value range) to lay out as the epoch's grid."""
+        raise NotImplementedError
+
+    @property
+    def num_classes(self) -> int:
+        return 10
+
+    # ------------------------------------------------------------ inputs
+
+    def check_images(self, images, image_shape) -> tf.Tensor:
+        """Images as float32 ``(N, *image_shape)``; a grey batch may omit its channel axis."""
+        x = tf.convert_to_tensor(images)
+        if not x.dtype.is_floating:
+            raise InputShapeError(f"images must be floats in the model's value range, got dtype {x.dtype.name}; "
+                                  "scale uint8 pixels first (see metadata.json inputs)")
+        if x.shape.rank == 3 and image_shape[-1] == 1:
+            x = x[..., None]
+        if x.shape.rank != 4 or tuple(x.shape[1:]) != tuple(image_shape):
+            raise InputShapeError(f"images must have shape (batch, {', '.join(map(str, image_shape))}), got {tuple(x.shape)}; "
+                                  f"resize or pad them to {image_shape[0]}x{image_shape[1]} with {image_shape[2]} channel(s)")
+        return tf.cast(x, "float32")
+
+    def check_vectors(self, z, dim: int, what: str = "latent") -> tf.Tensor:
+        z = tf.convert_to_tensor(z)
+        if z.shape.rank == 1 and z.shape[0] == dim:
+            z = z[None]
+        if z.shape.rank != 2 or z.shape[1] != dim:
+            raise InputShapeError(f"{what} must have shape (batch, {dim}), got {tuple(z.shape)}")
+        return tf.cast(z, "float32")
+
+
+def build_optimizer(cfg) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from an :class:`~zoo.config.OptimizerConfig`."""
+    common = {"learning_rate": cfg.learning_rate}
+    if cfg.clipnorm > 0:
+        common["clipnorm"] = cfg.clipnorm
+    if cfg.name == "adam":
+        return keras.optimizers.Adam(beta_1=cfg.beta_1, beta_2=cfg.beta_2, epsilon=cfg.epsilon, **common)
+    if cfg.name == "adamw":
+        return keras.optimizers.AdamW(beta_1=cfg.beta_1, beta_2=cfg.beta_2, epsilon=cfg.epsilon,
+                                      weight_decay=cfg.weight_decay, **common)
+    if cfg.name == "sgd":
+        return keras.optimizers.SGD(momentum=cfg.momentum, **common)
+    if cfg.name == "rmsprop":
+        return keras.optimizers.RMSprop(momentum=cfg.momentum, epsilon=cfg.epsilon, **common)
+    raise RecipeError(f"unknown optimizer {cfg.name!r}")
+
+
+def config_field(cls, name: str):
+    """The default of a config dataclass field (so model __init__ defaults stay in one place)."""
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
