@@ -45,7 +45,7 @@ epochs = 3
 steps_per_epoch = 4
 validation_steps = 2
 batch_size = 32
-seed = 7
+seed = 0  # the shipped recipes use 0; tf.data once failed on a symbolic seed with global seed 0
 
 [export]
 num_examples = 4

@@ -145,3 +145,20 @@ def test_parity_failure_fails_the_export(artifact, tmp_path, monkeypatch, data_d
 def test_metadata_is_valid_json_with_sorted_files(artifact):
     meta = json.loads((artifact / "metadata.json").read_text())
     assert list(meta["files"]) == sorted(meta["files"])
+
+
+def test_a_mixed_precision_model_exports_float32_formats_that_match(tiny_recipe, data_dir, tmp_path):
+    import keras
+
+    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.precision='mixed_bfloat16'"])
+    try:
+        result = train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    meta = read_metadata(result.export_dir)
+    assert meta["training"]["precision"] == "mixed_bfloat16"
+    assert meta["parity"]["max_abs_diff"] <= 1e-4
+    session = ort.InferenceSession(str(result.export_dir / "decoder.onnx"))
+    assert session.get_inputs()[0].type == "tensor(float)" and session.get_outputs()[0].type == "tensor(float)"
+    trained = zoo.load(result.export_dir)
+    assert trained.dtype_policy.name == "mixed_bfloat16"  # model.keras is the model as trained

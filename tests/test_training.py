@@ -98,3 +98,9 @@ def test_run_folder_mistakes_are_refused(tiny_recipe, data_dir, tmp_path):
     with pytest.raises(TrainingError, match=r"recipe differs.*train.batch_size: run has 32, now 16"):
         train(load_recipe(tiny_recipe, overrides=["train.batch_size=16"]), run, data_dir=data_dir, resume=True,
               export=False, verbose=0)
+
+
+def test_mirrored_strategy_runs_the_same_train_step(tiny_recipe, data_dir, tmp_path):
+    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.distribution='mirrored'"])
+    result = train(recipe, tmp_path / "run", data_dir=data_dir, export=False, verbose=0)
+    assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])

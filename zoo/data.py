@@ -445,8 +445,7 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
     if steps_per_epoch > 0:
         steps = min(steps, steps_per_epoch)
     with_labels = bool(cfg.labels)
-    seed_base = tf.constant(int(seed) * SEED_STRIDE, tf.int64)
-    gather, per_example = None, False
+    per_example = False
 
     if source.in_memory:
         images = tf.constant(source.images)
@@ -454,23 +453,27 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
         size = source.size
 
         def epoch(e):
-            order = tf.data.Dataset.range(size).shuffle(size, seed=seed_base + e, reshuffle_each_iteration=False)
-            return order.batch(batch_size, drop_remainder=True).take(steps)
+            # A stateless permutation keyed by (seed, epoch): independent of any global RNG state.
+            key = tf.stack([tf.constant(int(seed), tf.int64), e])
+            order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=key)
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True).take(steps)
 
         def gather(index):
             return (tf.gather(images, index), tf.gather(labels, index)) if with_labels else tf.gather(images, index)
+
+        dataset = tf.data.Dataset.range(int(start_epoch), int(epochs)).flat_map(epoch)
+        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         base = source.dataset if with_labels else source.dataset.map(lambda x, y: x)
         buffer = min(cfg.shuffle_buffer, source.size)
         base, per_example = _maybe_preprocess_per_example(base, cfg, with_labels)
-
-        def epoch(e):
-            shuffled = base.shuffle(buffer, seed=seed_base + e, reshuffle_each_iteration=False)
-            return shuffled.batch(batch_size, drop_remainder=True).take(steps)
-
-    dataset = tf.data.Dataset.range(int(start_epoch), int(epochs)).flat_map(epoch)
-    if gather is not None:
-        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        # One shuffled pass per epoch with a Python-int seed: tf.data cannot take a symbolic seed
+        # when the global seed is 0 (its get_seed compares the seed pair with (0, 0)).
+        passes = [base.shuffle(buffer, seed=int(seed) * SEED_STRIDE + e, reshuffle_each_iteration=False)
+                  .batch(batch_size, drop_remainder=True).take(steps) for e in range(int(start_epoch), int(epochs))]
+        dataset = passes[0] if passes else base.batch(batch_size, drop_remainder=True).take(0)
+        for more in passes[1:]:
+            dataset = dataset.concatenate(more)
     if not per_example:
         dataset = dataset.map(_batch_fn(cfg, with_labels), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE), steps

@@ -224,9 +224,9 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
         ]
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
+        state["steps_per_epoch"] = steps
         model.fit(stream, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps, validation_data=validation,
                   callbacks=callbacks, shuffle=False, verbose=verbose)
-        state["steps_per_epoch"] = steps
 
     result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0))
     if export:
