@@ -91,7 +91,7 @@ def build_model(recipe: Recipe, strategy=None):
     with strategy.scope():
         model = get_family(recipe.family).from_recipe(recipe)
         model.compile_from_recipe(recipe)
-        model.optimizer.build(model.trainable_variables)
+        model.build_optimizer_state()
     return model
 
 

@@ -119,6 +119,13 @@ class GenerativeModel(keras.Model):
         """Compile with the recipe's optimizer(s) and XLA setting."""
         self.compile(optimizer=build_optimizer(recipe.optimizer["default"]), jit_compile=recipe.train.jit_compile)
 
+    def build_optimizer_state(self) -> None:
+        """Allocate every optimizer's variables, so a checkpoint's optimizer state can be loaded into them.
+
+        Families with several optimizers (GANs) override this to build each on its own variables.
+        """
+        self.optimizer.build(self.trainable_variables)
+
     # ------------------------------------------------------------ artifacts
 
     def endpoints(self) -> list[Endpoint]:
