@@ -5,6 +5,8 @@ layer names, so two builds of the same configuration have the same weight order
 (the exporter relies on this to make a float32 copy of a mixed-precision model).
 ``dtype`` is a Keras dtype policy name passed to every layer; the last layer is kept
 in float32 so that losses and exported outputs are float32 under mixed precision.
+With ``num_classes > 0`` a network also takes int32 ``labels`` (conditional models): they
+enter as one-hot vectors, or as a learned embedding of size ``label_embedding``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,28 @@ def _downsampled(image_shape, stages: int) -> tuple[int, int]:
     return height // factor, width // factor
 
 
-def conv_encoder(image_shape, filters, out_dim: int, *, name: str = "encoder", dtype=None) -> keras.Model:
+def label_input(num_classes: int, label_embedding: int, *, name: str, dtype=None):
+    """An int32 ``labels`` input and its features: one-hot, or a learned embedding."""
+    labels = keras.Input((), dtype="int32", name="labels")
+    if label_embedding > 0:
+        features = layers.Embedding(num_classes, label_embedding, dtype=dtype, name=f"{name}_label_embedding")(labels)
+    else:
+        features = layers.CategoryEncoding(num_classes, output_mode="one_hot", dtype=dtype,
+                                           name=f"{name}_label_onehot")(labels)
+    return labels, features
+
+
+def _with_labels(x, inputs, num_classes, label_embedding, name, dtype):
+    """Concatenate label features to ``x`` when the network is conditional; return (x, inputs)."""
+    if num_classes <= 0:
+        return x, inputs
+    labels, features = label_input(num_classes, label_embedding, name=name, dtype=dtype)
+    x = layers.Concatenate(dtype=dtype, name=f"{name}_with_labels")([x, features])
+    return x, [inputs, labels]
+
+
+def conv_encoder(image_shape, filters, out_dim: int, *, name: str = "encoder", dtype=None,
+                 num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
     """Stride-2 3x3 convolutions (one per entry of ``filters``), then a dense layer to ``out_dim``."""
     _downsampled(image_shape, len(filters))
     images = keras.Input(tuple(image_shape), name="images")
@@ -32,12 +55,13 @@ def conv_encoder(image_shape, filters, out_dim: int, *, name: str = "encoder", d
     for i, width in enumerate(filters):
         x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", dtype=dtype, name=f"{name}_conv{i}")(x)
     x = layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)
+    x, inputs = _with_labels(x, images, num_classes, label_embedding, name, dtype)
     out = layers.Dense(out_dim, dtype="float32", name=f"{name}_out")(x)
-    return keras.Model(images, out, name=name)
+    return keras.Model(inputs, out, name=name)
 
 
 def conv_decoder(in_dim: int, image_shape, filters, *, name: str = "decoder", dtype=None,
-                 input_name: str = "latent") -> keras.Model:
+                 input_name: str = "latent", num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
     """Mirror of :func:`conv_encoder`: dense to a small feature map, stride-2 transposed convolutions
     (``filters`` read from last to first), then a 3x3 convolution to the image's channels.
 
@@ -46,32 +70,35 @@ def conv_decoder(in_dim: int, image_shape, filters, *, name: str = "decoder", dt
     """
     height, width = _downsampled(image_shape, len(filters))
     z = keras.Input((in_dim,), name=input_name)
-    x = layers.Dense(height * width * filters[-1], activation="relu", dtype=dtype, name=f"{name}_dense")(z)
+    x, inputs = _with_labels(z, z, num_classes, label_embedding, name, dtype)
+    x = layers.Dense(height * width * filters[-1], activation="relu", dtype=dtype, name=f"{name}_dense")(x)
     x = layers.Reshape((height, width, filters[-1]), dtype=dtype, name=f"{name}_reshape")(x)
     for i, width_ in enumerate(reversed(filters)):
         x = layers.Conv2DTranspose(width_, 3, strides=2, padding="same", activation="relu", dtype=dtype,
                                    name=f"{name}_deconv{i}")(x)
     out = layers.Conv2D(image_shape[-1], 3, padding="same", dtype="float32", name=f"{name}_out")(x)
-    return keras.Model(z, out, name=name)
+    return keras.Model(inputs, out, name=name)
 
 
-def dense_encoder(image_shape, hidden_units, out_dim: int, *, name: str = "encoder", dtype=None) -> keras.Model:
+def dense_encoder(image_shape, hidden_units, out_dim: int, *, name: str = "encoder", dtype=None,
+                  num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
     """Flatten, ReLU dense layers of ``hidden_units``, then a dense layer to ``out_dim``."""
     images = keras.Input(tuple(image_shape), name="images")
     x = layers.Flatten(dtype=dtype, name=f"{name}_flatten")(images)
+    x, inputs = _with_labels(x, images, num_classes, label_embedding, name, dtype)
     for i, units in enumerate(hidden_units):
         x = layers.Dense(units, activation="relu", dtype=dtype, name=f"{name}_dense{i}")(x)
     out = layers.Dense(out_dim, dtype="float32", name=f"{name}_out")(x)
-    return keras.Model(images, out, name=name)
+    return keras.Model(inputs, out, name=name)
 
 
 def dense_decoder(in_dim: int, image_shape, hidden_units, *, name: str = "decoder", dtype=None,
-                  input_name: str = "latent") -> keras.Model:
+                  input_name: str = "latent", num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
     """Mirror of :func:`dense_encoder`; returns pre-activation outputs shaped like the image."""
     z = keras.Input((in_dim,), name=input_name)
-    x = z
+    x, inputs = _with_labels(z, z, num_classes, label_embedding, name, dtype)
     for i, units in enumerate(reversed(hidden_units)):
         x = layers.Dense(units, activation="relu", dtype=dtype, name=f"{name}_dense{i}")(x)
     x = layers.Dense(math.prod(image_shape), dtype="float32", name=f"{name}_out")(x)
     out = layers.Reshape(tuple(image_shape), dtype="float32", name=f"{name}_reshape")(x)
-    return keras.Model(z, out, name=name)
+    return keras.Model(inputs, out, name=name)

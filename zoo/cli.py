@@ -73,9 +73,113 @@ def _cmd_sample(args) -> None:
         hint = " use `zoo reconstruct` instead" if hasattr(model, "reconstruct") else ""
         raise ZooError(f"{folder.name} is a {recipe.family}, which does not sample new images "
                        f"(it has no prior to draw latents from);{hint}")
-    samples = model.sample(args.n, seed=args.seed)
+    if args.label is not None:
+        if model.num_classes <= 0 or not getattr(recipe.data, "labels", False):
+            raise ZooError(f"{folder.name} is not conditional: drop --label")
+        if not 0 <= args.label < model.num_classes:
+            raise ZooError(f"--label must be in [0, {model.num_classes}), got {args.label}")
+        samples = model.sample(args.n, seed=args.seed, labels=args.label)
+    else:
+        samples = model.sample(args.n, seed=args.seed)
     images.save_png(images.grid(samples, recipe.data.value_range), args.output, scale=args.scale)
-    print(f"wrote {args.output}: {args.n} samples, seed {args.seed}")
+    label = f", label {args.label}" if args.label is not None else ""
+    print(f"wrote {args.output}: {args.n} samples, seed {args.seed}{label}")
+
+
+def _need(model, method: str, folder, what: str):
+    from zoo.errors import ZooError
+
+    if not callable(getattr(model, method, None)):
+        raise ZooError(f"{folder.name} is a {type(model).__name__}, which has no {what}; "
+                       "this command is for families with a probabilistic latent space (vae, cvae)")
+
+
+def _example(folder, index: int):
+    from zoo.artifacts import load_examples
+    from zoo.errors import ZooError
+
+    examples = load_examples(folder)
+    if not 0 <= index < len(examples["images"]):
+        raise ZooError(f"--index must be in [0, {len(examples['images'])}) (the examples stored with the model)")
+    labels = examples.get("labels")
+    return examples["images"], labels
+
+
+def _parse_dims(text: str, latent_dim: int) -> list[int]:
+    from zoo.errors import ZooError
+
+    dims = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = part.split("-")
+                dims.extend(range(int(low), int(high) + 1))
+            else:
+                dims.append(int(part))
+    except ValueError:
+        raise ZooError(f"--dims {text!r} must be dimensions like 0-7 or 0,3,5") from None
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if bad:
+        raise ZooError(f"--dims {bad} are outside the latent space [0, {latent_dim})")
+    return dims
+
+
+def _cmd_traverse(args) -> None:
+    import numpy as np
+
+    from zoo import images
+
+    model, recipe, folder = _load(args.name)
+    _need(model, "traverse", folder, "latent traversals")
+    examples, labels = _example(folder, args.index)
+    dims = _parse_dims(args.dims, model.latent_dim)
+    values = np.linspace(-args.range, args.range, args.steps).astype("float32")
+    label = None if labels is None else labels[args.index:args.index + 1]
+    grid, _ = model.traverse(examples[args.index], dims, values, labels=label)
+    images.save_png(images.grid(grid, recipe.data.value_range, ncols=len(values)), args.output, scale=args.scale)
+    print(f"wrote {args.output}: one row per latent dimension {dims[0]}..{dims[-1]}, "
+          f"values {values[0]:g}..{values[-1]:g} in {len(values)} steps, example {args.index}")
+
+
+def _cmd_interpolate(args) -> None:
+    import numpy as np
+
+    from zoo import images
+
+    model, recipe, folder = _load(args.name)
+    _need(model, "interpolate", folder, "latent interpolation")
+    examples, labels = _example(folder, 0)
+    rows = []
+    for pair in range(min(args.pairs, len(examples) // 2)):
+        a, b = 2 * pair, 2 * pair + 1
+        label = None if labels is None else labels[a:a + 1]
+        rows.append(model.interpolate(examples[a], examples[b], args.steps, labels=label).numpy())
+    images.save_png(images.grid(np.concatenate(rows), recipe.data.value_range, ncols=args.steps), args.output,
+                    scale=args.scale)
+    print(f"wrote {args.output}: {len(rows)} pairs of examples, {args.steps} steps between each")
+
+
+def _cmd_eval_likelihood(args) -> None:
+    from zoo import data
+    from zoo.models.vae import evaluate_likelihood
+
+    model, recipe, folder = _load(args.name)
+    _need(model, "log_likelihood", folder, "likelihood")
+    source = data.load_split(recipe.data, args.split, args.data_dir)
+    count = min(source.size, args.max_examples) if args.max_examples else source.size
+    batch, labels = data.example_batch(recipe.data, count, data_dir=args.data_dir, split=args.split)
+
+    def progress(done, total):
+        print(f"\r{done}/{total} examples", end="", file=sys.stderr, flush=True)
+
+    result = evaluate_likelihood(model, batch, labels if model.conditional_classes else None, k=args.k,
+                                 batch_size=args.batch_size, seed=args.seed, progress=progress)
+    print(file=sys.stderr)
+    result.update(model=folder.name, split=args.split, data=source.description)
+    print(json.dumps(result, indent=2))
+    print(f"{folder.name} on {args.split} ({result['examples']} examples{', binarized' if result['binarized'] else ''}): "
+          f"negative ELBO {result['neg_elbo_nats']:.2f} nats ({result['neg_elbo_bits_per_dim']:.4f} bits/dim), "
+          f"IWAE NLL (k={args.k}) {result['iwae_nll_nats']:.2f} nats ({result['iwae_nll_bits_per_dim']:.4f} bits/dim)")
 
 
 def _cmd_list(args) -> None:
@@ -140,9 +244,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME_OR_PATH")
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, help="class to draw, for conditional models (default: all classes in turn)")
     p.add_argument("-o", "--output", default="samples.png")
     p.add_argument("--scale", type=int, default=2)
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("traverse", help="latent traversal grid: vary one latent dimension per row (VAE families)")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--dims", default="0-7", help="latent dimensions, e.g. 0-7 or 0,3,5 (default 0-7)")
+    p.add_argument("--range", type=float, default=3.0, help="values go from -RANGE to +RANGE (default 3)")
+    p.add_argument("--steps", type=int, default=9, help="values per row (default 9)")
+    p.add_argument("--index", type=int, default=0, help="which stored example to start from (default 0)")
+    p.add_argument("-o", "--output", default="traversal.png")
+    p.add_argument("--scale", type=int, default=2)
+    p.set_defaults(func=_cmd_traverse)
+
+    p = sub.add_parser("interpolate", help="interpolate in latent space between pairs of stored examples")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--pairs", type=int, default=4)
+    p.add_argument("-o", "--output", default="interpolation.png")
+    p.add_argument("--scale", type=int, default=2)
+    p.set_defaults(func=_cmd_interpolate)
+
+    p = sub.add_parser("eval-likelihood", help="test-set negative ELBO and IWAE NLL in nats and bits/dim (VAE families)")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--split", default="test")
+    p.add_argument("--k", type=int, default=1000, help="importance samples per example (default 1000)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--max-examples", type=int, default=0, help="score at most this many examples (0 = all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder with local data files")
+    p.set_defaults(func=_cmd_eval_likelihood)
 
     p = sub.add_parser("list", help="list the exported models")
     p.set_defaults(func=_cmd_list)

@@ -2,6 +2,7 @@
 
 from zoo.models.base import Endpoint, GenerativeModel, TensorInfo, build_optimizer, families, get_family, register_family
 from zoo.models.autoencoder import Autoencoder, AutoencoderConfig
+from zoo.models.vae import VAE, ConditionalVAE, CVAEConfig, VAEConfig
 
-__all__ = ["Autoencoder", "AutoencoderConfig", "Endpoint", "GenerativeModel", "TensorInfo", "build_optimizer",
+__all__ = ["VAE", "Autoencoder", "AutoencoderConfig", "CVAEConfig", "ConditionalVAE", "Endpoint", "VAEConfig", "GenerativeModel", "TensorInfo", "build_optimizer",
            "families", "get_family", "register_family"]

@@ -144,6 +144,12 @@ class GenerativeModel(keras.Model):
     def num_classes(self) -> int:
         return 10
 
+    @property
+    def _default_save_signature(self):
+        # Keras would trace ``self(inputs)`` as a SavedModel signature; artifacts declare their
+        # endpoints explicitly instead (and not every family has a single-input ``call``).
+        return None
+
     # ------------------------------------------------------------ inputs
 
     def check_images(self, images, image_shape) -> tf.Tensor:

@@ -1,0 +1,254 @@
+"""VAE, beta-VAE and conditional VAE: the ELBO's terms, the IWAE bound, conditioning, latent tools, exports."""
+
+import json
+
+import keras
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import zoo
+from conftest import run_zoo
+from zoo.artifacts import load_examples, read_metadata
+from zoo.config import DataConfig, load_recipe
+from zoo.data import example_batch
+from zoo.errors import InputShapeError, RecipeError
+from zoo.models import VAE, ConditionalVAE
+from zoo.models.vae import evaluate_likelihood
+from zoo.training import train
+
+tfd = tfp.distributions
+MNIST = DataConfig(dataset="mnist", file="mnist10k.npz")
+
+
+@pytest.fixture(scope="module")
+def mnist(data_dir):
+    train_x, train_y = example_batch(MNIST, 9000, data_dir=data_dir, split="train")
+    test_x, test_y = example_batch(MNIST, 1000, data_dir=data_dir)
+    return train_x, train_y, test_x, test_y
+
+
+@pytest.fixture
+def policy():
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def fit(model, x, y=None, epochs=1, lr=2e-3, jit=False):
+    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=jit)
+    return model.fit(x, y, batch_size=100, epochs=epochs, shuffle=False, verbose=0).history
+
+
+@pytest.fixture(scope="module")
+def trained_vae(mnist):
+    """A small VAE trained for 4 epochs (360 steps) on dynamically binarized MNIST."""
+    keras.utils.set_random_seed(0)
+    model = VAE(latent_dim=16, filters=(16, 32), binarize=True)
+    fit(model, mnist[0], epochs=4)
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained_cvae(mnist):
+    keras.utils.set_random_seed(0)
+    model = ConditionalVAE(latent_dim=8, filters=(16, 32), binarize=True)
+    fit(model, mnist[0], mnist[1], epochs=4)
+    return model
+
+
+def test_kl_is_the_closed_form_for_gaussians():
+    keras.utils.set_random_seed(1)
+    model = VAE(latent_dim=6, filters=(8, 16))
+    images = np.random.default_rng(0).uniform(0, 1, (5, 28, 28, 1)).astype("float32")
+    mean, stddev, q = model.encode(images)
+    mean, stddev = mean.numpy().astype("float64"), stddev.numpy().astype("float64")
+    closed = 0.5 * np.sum(mean**2 + stddev**2 - 1.0 - 2.0 * np.log(stddev), axis=-1)
+    np.testing.assert_allclose(tfd.kl_divergence(q, model.prior()).numpy(), closed, rtol=1e-5, atol=1e-5)
+    _, kl_per_dim = model.elbo_terms(tf.constant(images))
+    np.testing.assert_allclose(kl_per_dim.numpy().sum(-1), closed, rtol=1e-5, atol=1e-5)
+    assert np.all(stddev >= 1e-4)  # softplus plus a floor
+
+
+def test_beta_and_capacity_shape_the_objective():
+    model = VAE(latent_dim=4, filters=(8,), beta=4.0, c_max=25.0, c_steps=100)
+    model.compile(optimizer="adam")
+    reconstruction, kl = tf.constant([10.0]), tf.constant([30.0])
+    assert float(model.capacity()) == 0.0
+    assert float(model._objective(reconstruction, kl)[0]) == pytest.approx(10 + 4 * 30)
+    model.optimizer.iterations.assign(50)
+    assert float(model.capacity()) == pytest.approx(12.5)
+    model.optimizer.iterations.assign(1000)
+    assert float(model.capacity()) == pytest.approx(25.0)
+    assert float(model._objective(reconstruction, kl)[0]) == pytest.approx(10 + 4 * 5)
+    plain = VAE(latent_dim=4, filters=(8,))
+    assert float(plain._objective(reconstruction, kl)[0]) == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("precision,jit", [("float32", False), ("mixed_bfloat16", False), ("float32", True)])
+def test_training_lowers_the_negative_elbo(mnist, policy, precision, jit):
+    policy(precision)
+    keras.utils.set_random_seed(0)
+    model = VAE(latent_dim=8, filters=(16, 32), binarize=True)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
+    before = model.evaluate(mnist[2][:500], batch_size=100, verbose=0, return_dict=True)["loss"]
+    history = fit(model, mnist[0][:3000], epochs=2, jit=jit)
+    after = model.evaluate(mnist[2][:500], batch_size=100, verbose=0, return_dict=True)["loss"]
+    assert np.all(np.isfinite(history["loss"]))
+    assert after < 0.5 * before, (before, after)  # ~540 nats per digit untrained, ~200 after 60 steps
+    mean, stddev, q = model.encode(mnist[2][:4])
+    assert mean.dtype == tf.float32 and stddev.dtype == tf.float32  # distributions are built in float32
+
+
+def test_every_likelihood_trains(mnist):
+    for likelihood in ("continuous_bernoulli", "normal"):
+        keras.utils.set_random_seed(0)
+        model = VAE(latent_dim=8, filters=(16, 32), likelihood=likelihood)
+        history = fit(model, mnist[0][:2000], epochs=2)
+        assert history["loss"][-1] < history["loss"][0] and np.all(np.isfinite(history["loss"]))
+        out = model.sample(3).numpy()
+        assert out.shape == (3, 28, 28, 1) and 0 <= out.min() and out.max() <= 1
+
+
+def test_iwae_bound_is_above_the_elbo_and_grows_with_k(trained_vae, mnist):
+    binary = (np.random.default_rng(0).random(mnist[2][:200].shape) < mnist[2][:200]).astype("float32")
+    bounds = {k: float(np.mean(trained_vae.log_likelihood(binary, k, seed=3))) for k in (1, 10, 100)}
+    assert bounds[1] < bounds[10] < bounds[100], bounds
+    assert bounds[100] - bounds[1] > 1.0  # nats: a real gap, not noise
+    assert -bounds[1] < 200  # a trained model: far below the ~540 nats of an untrained one
+
+
+def test_evaluate_likelihood_reports_nats_and_bits(trained_vae, mnist):
+    result = evaluate_likelihood(trained_vae, mnist[2][:100], k=20, batch_size=50)
+    assert result["examples"] == 100 and result["binarized"]
+    assert result["iwae_nll_nats"] < result["neg_elbo_nats"]
+    assert result["iwae_nll_bits_per_dim"] == pytest.approx(result["iwae_nll_nats"] / (784 * np.log(2)))
+
+
+def test_score_flags_outliers(trained_vae, mnist, data_dir):
+    fashion, _ = example_batch(DataConfig(dataset="fashion_mnist"), 100, data_dir=data_dir)
+    rng = np.random.default_rng(1)
+    digits = (rng.random(mnist[2][:100].shape) < mnist[2][:100]).astype("float32")
+    clothes = (rng.random(fashion.shape) < fashion).astype("float32")
+    assert np.median(trained_vae.score(clothes, k=10)) > np.median(trained_vae.score(digits, k=10)) + 50
+
+
+def test_traversal_changes_only_the_chosen_latent(trained_vae, mnist):
+    values = np.linspace(-3, 3, 5).astype("float32")
+    images, codes = trained_vae.traverse(mnist[2][0], [2, 5], values)
+    base = trained_vae.encode(mnist[2][:1]).mean.numpy()[0]
+    assert images.shape == (10, 28, 28, 1) and codes.shape == (10, 16)
+    for row, dim in enumerate([2, 5]):
+        block = codes[row * 5:(row + 1) * 5]
+        np.testing.assert_array_equal(block[:, dim], values)
+        others = np.delete(block, dim, axis=1)
+        np.testing.assert_array_equal(others, np.repeat(np.delete(base, dim)[None], 5, axis=0))
+    assert float(np.abs(images[0] - images[4]).max()) > 0.1  # moving the latent changes the picture
+    with pytest.raises(InputShapeError, match="out of range"):
+        trained_vae.traverse(mnist[2][0], [16], values)
+
+
+def test_interpolation_runs_between_the_two_posteriors(trained_vae, mnist):
+    path = trained_vae.interpolate(mnist[2][0], mnist[2][1], steps=6).numpy()
+    assert path.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(path[0], trained_vae.reconstruct(mnist[2][:1]).numpy()[0], atol=1e-5)
+    np.testing.assert_allclose(path[-1], trained_vae.reconstruct(mnist[2][1:2]).numpy()[0], atol=1e-5)
+
+
+def test_conditional_samples_are_the_requested_digit(trained_cvae, mnist):
+    keras.utils.set_random_seed(0)
+    classifier = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dense(10),
+    ])
+    classifier.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"])
+    classifier.fit(mnist[0], mnist[1], batch_size=64, epochs=4, verbose=0)
+    assert classifier.evaluate(mnist[2], mnist[3], verbose=0)[1] > 0.9  # a competent judge (~95%)
+
+    requested = np.repeat(np.arange(10), 20)
+    samples = trained_cvae.sample(len(requested), seed=5, labels=requested).numpy()
+    accuracy = float(np.mean(np.argmax(classifier.predict(samples, verbose=0), axis=1) == requested))
+    assert accuracy > 0.6, accuracy  # chance is 0.1
+    other = trained_cvae.sample(20, seed=5, labels=np.full(20, 3)).numpy()
+    assert float(np.abs(other - samples[:20]).mean()) > 0.02  # same noise, other label: other images
+    with pytest.raises(InputShapeError, match="needs labels"):
+        trained_cvae.encode(mnist[2][:2])
+
+
+def test_recipes_are_checked_across_sections(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\nfamily = "cvae"\n[data]\ndataset = "mnist"\n')
+    with pytest.raises(RecipeError, match="needs data.labels = true"):
+        load_recipe(bad)
+    bad.write_text('[model]\nfamily = "vae"\nlikelihood = "normal"\nbinarize = true\n')
+    with pytest.raises(RecipeError, match='binarize = true .* goes with likelihood = "bernoulli"'):
+        load_recipe(bad)
+
+
+TINY_CVAE = """
+name = "tiny-cvae"
+[model]
+family = "cvae"
+latent_dim = 4
+filters = [8, 16]
+binarize = true
+[data]
+dataset = "mnist"
+file = "mnist10k.npz"
+labels = true
+max_examples = 600
+[train]
+epochs = 1
+steps_per_epoch = 6
+validation_steps = 2
+batch_size = 50
+[export]
+num_examples = 5
+"""
+
+
+@pytest.mark.parametrize("family", ["vae", "cvae"])
+def test_exports_round_trip(family, tmp_path, data_dir):
+    text = TINY_CVAE if family == "cvae" else TINY_CVAE.replace('"cvae"', '"vae"').replace("labels = true\n", "")
+    (tmp_path / "tiny.toml").write_text(text)
+    result = train(load_recipe(tmp_path / "tiny.toml"), tmp_path / "run", data_dir=data_dir, verbose=0)
+    folder = result.export_dir
+    meta = read_metadata(folder)
+    assert [e["name"] for e in meta["endpoints"]] == ["generate", "encode", "decode", "reconstruct"]
+    assert meta["parity"]["max_abs_diff"] <= 1e-4
+    assert (folder / "encoder.onnx").is_file() and (folder / "decoder.onnx").is_file()
+
+    model = zoo.load(folder)
+    assert int(model.optimizer.iterations.numpy()) == 6
+    examples = load_examples(folder)
+    labels = examples.get("labels")
+    extra = {"labels": labels} if family == "cvae" else {}
+    mean, stddev, _ = model.encode(examples["images"], labels)
+    np.testing.assert_allclose(mean.numpy(), examples["encode.mean"], atol=1e-5)
+    np.testing.assert_allclose(model.decode(examples["z"], labels).numpy(), examples["decode.images"], atol=1e-5)
+
+    saved = tf.saved_model.load(str(folder / "saved_model"))
+    got = saved.signatures["generate"](z=tf.constant(examples["z"]), **{k: tf.constant(v) for k, v in extra.items()})
+    np.testing.assert_allclose(got["images"].numpy(), examples["generate.images"], atol=1e-4)
+    decoder = ort.InferenceSession(str(folder / "decoder.onnx"))
+    assert [i.name for i in decoder.get_inputs()] == ["z"] + list(extra)
+    np.testing.assert_allclose(decoder.run(None, {"z": examples["z"], **extra})[0], examples["decode.images"], atol=1e-4)
+    encoder = ort.InferenceSession(str(folder / "encoder.onnx"))
+    onnx_out = dict(zip([o.name for o in encoder.get_outputs()],
+                        encoder.run(None, {"images": examples["images"], **extra})))
+    np.testing.assert_allclose(onnx_out["stddev"], examples["encode.stddev"], atol=1e-4)
+
+    # the CLI's VAE commands on the artifact
+    for command in (["traverse", folder, "--dims", "0-3", "-o", tmp_path / "t.png"],
+                    ["interpolate", folder, "-o", tmp_path / "i.png"],
+                    ["sample", folder, "-n", "8", "-o", tmp_path / "s.png"] + (["--label", "3"] if family == "cvae" else [])):
+        out = run_zoo(*command)
+        assert out.returncode == 0, out.stderr[-2000:]
+    out = run_zoo("eval-likelihood", folder, "--k", "5", "--max-examples", "50", "--data-dir", data_dir)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout[:out.stdout.rindex("}") + 1])
+    assert report["examples"] == 50 and report["iwae_nll_nats"] > 0
