@@ -47,6 +47,8 @@ def _load(name):
 
 
 def _cmd_reconstruct(args) -> None:
+    import numpy as np
+
     from zoo import data, images
     from zoo.artifacts import load_examples
     from zoo.errors import ZooError
@@ -54,12 +56,20 @@ def _cmd_reconstruct(args) -> None:
     model, recipe, folder = _load(args.name)
     if not hasattr(model, "reconstruct"):
         raise ZooError(f"{folder.name} ({recipe.family}) does not reconstruct images")
+    labels = None
     if args.input:
         batch = data.read_images(args.input, recipe.data)
+        if recipe.data.labels:
+            if args.label is None:
+                raise ZooError(f"{folder.name} is conditional: pass --label for the images in {args.input}")
+            labels = [args.label] * len(batch)
     else:
-        batch = load_examples(folder)["images"]
+        examples = load_examples(folder)
+        batch, labels = examples["images"], examples.get("labels") if recipe.data.labels else None
     batch = batch[: args.n]
-    shown = model.preview(batch) if hasattr(model, "preview") else model.reconstruct(batch)
+    labels = None if labels is None else np.asarray(labels[: args.n], "int32")
+    rebuilt = model.reconstruct(batch, labels) if labels is not None else model.reconstruct(batch)
+    shown = np.concatenate([batch, np.asarray(rebuilt)], axis=0)
     images.save_png(images.grid(shown, recipe.data.value_range, ncols=min(len(batch), 16)), args.output, scale=args.scale)
     print(f"wrote {args.output}: {len(batch)} inputs (first rows) and their reconstructions (last rows)")
 
@@ -236,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME_OR_PATH", help="an exported model's name (see `zoo list`) or folder")
     p.add_argument("--input", help="an image, a folder of images, or an .npz/.npy (default: the artifact's examples)")
     p.add_argument("-n", type=int, default=16, help="at most this many inputs (default 16)")
+    p.add_argument("--label", type=int, help="the class of the --input images, for conditional models")
     p.add_argument("-o", "--output", default="reconstructions.png", help="PNG to write")
     p.add_argument("--scale", type=int, default=2, help="upscale the PNG by this factor")
     p.set_defaults(func=_cmd_reconstruct)
