@@ -66,8 +66,8 @@ def test_kl_is_the_closed_form_for_gaussians():
     mean, stddev = mean.numpy().astype("float64"), stddev.numpy().astype("float64")
     closed = 0.5 * np.sum(mean**2 + stddev**2 - 1.0 - 2.0 * np.log(stddev), axis=-1)
     np.testing.assert_allclose(tfd.kl_divergence(q, model.prior()).numpy(), closed, rtol=1e-5, atol=1e-5)
-    _, kl_per_dim = model.elbo_terms(tf.constant(images))
-    np.testing.assert_allclose(kl_per_dim.numpy().sum(-1), closed, rtol=1e-5, atol=1e-5)
+    terms = model.elbo_terms(tf.constant(images))
+    np.testing.assert_allclose(terms.kl_per_dim.numpy().sum(-1), closed, rtol=1e-5, atol=1e-5)
     assert np.all(stddev >= 1e-4)  # softplus plus a floor
 
 
@@ -117,6 +117,13 @@ def test_iwae_bound_is_above_the_elbo_and_grows_with_k(trained_vae, mnist):
     assert bounds[1] < bounds[10] < bounds[100], bounds
     assert bounds[100] - bounds[1] > 1.0  # nats: a real gap, not noise
     assert -bounds[1] < 200  # a trained model: far below the ~540 nats of an untrained one
+
+
+def test_active_units_count_latents_the_encoder_uses(trained_vae, mnist):
+    active = trained_vae.active_units(mnist[2][:500])
+    assert 1 <= active <= 16
+    kl = trained_vae.kl_per_dimension(mnist[2][:500])
+    assert kl.shape == (16,) and np.all(kl >= 0)
 
 
 def test_evaluate_likelihood_reports_nats_and_bits(trained_vae, mnist):

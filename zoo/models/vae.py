@@ -28,7 +28,7 @@ from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, Tensor
 tfd = tfp.distributions
 
 MIN_SCALE = 1e-4  # floor on every predicted standard deviation
-ACTIVE_KL = 0.01  # nats: a latent dimension with more batch-mean KL than this counts as active
+ACTIVE_VARIANCE = 0.01  # a unit is active when Var_x(E_q[z_i]) exceeds this (Burda et al. 2016)
 
 
 _COMPILED = weakref.WeakKeyDictionary()
@@ -63,6 +63,12 @@ class CVAEConfig(VAEConfig):
     family: str = spec("cvae")
     num_classes: int = spec(10, min=2)
     label_embedding: int = spec(0, min=0, help="size of a learned label embedding (0 = one-hot labels)")
+
+
+class ELBOTerms(NamedTuple):
+    reconstruction: tf.Tensor  # -log p(x|z) per example, nats
+    kl_per_dim: tf.Tensor  # KL(q(z|x) || p(z)) per example and latent dimension, nats
+    posterior_mean: tf.Tensor  # E_q[z], for counting active units
 
 
 class Posterior(NamedTuple):
@@ -207,45 +213,43 @@ class VAE(GenerativeModel):
         step = tf.cast(self.optimizer.iterations, "float32")
         return self.c_max * tf.minimum(1.0, step / float(self.c_steps))
 
-    def elbo_terms(self, targets, labels=None, training=False):
+    def elbo_terms(self, targets, labels=None, training=False) -> ELBOTerms:
         """Per-example reconstruction term -log p(x|z) and KL(q(z|x) || p(z)) per latent dimension, in nats."""
         q = self.posterior(targets, labels, training=training)
         z = q.sample(seed=self._stateless_seed())  # reparameterized: gradients flow through loc and scale
         reconstruction = -self.likelihood(z, labels, training=training).log_prob(targets)
         kl_per_dim = tfd.kl_divergence(q.distribution, self.prior().distribution)  # analytic, Normal vs Normal
-        return reconstruction, kl_per_dim
+        return ELBOTerms(reconstruction, kl_per_dim, q.mean())
 
     def _objective(self, reconstruction, kl):
         if self.c_max > 0:
             return reconstruction + self.beta * tf.abs(kl - self.capacity())
         return reconstruction + self.beta * kl
 
-    def _track(self, objective, reconstruction, kl_per_dim):
-        kl = tf.reduce_sum(kl_per_dim, axis=-1)
+    def _track(self, objective, terms: ELBOTerms):
         self.loss_tracker.update_state(objective)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        active = tf.reduce_sum(tf.cast(tf.reduce_mean(kl_per_dim, axis=0) > ACTIVE_KL, "float32"))
-        self.active_units_tracker.update_state(active)
+        self.reconstruction_tracker.update_state(terms.reconstruction)
+        self.kl_tracker.update_state(tf.reduce_sum(terms.kl_per_dim, axis=-1))
+        variance = tf.math.reduce_variance(terms.posterior_mean, axis=0)  # over the batch's examples
+        self.active_units_tracker.update_state(tf.reduce_sum(tf.cast(variance > ACTIVE_VARIANCE, "float32")))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
         images, labels = self._unpack(data)
         targets = self._targets(images)
         with tf.GradientTape() as tape:
-            reconstruction, kl_per_dim = self.elbo_terms(targets, labels, training=True)
-            objective = self._objective(reconstruction, tf.reduce_sum(kl_per_dim, axis=-1))
+            terms = self.elbo_terms(targets, labels, training=True)
+            objective = self._objective(terms.reconstruction, tf.reduce_sum(terms.kl_per_dim, axis=-1))
             loss = tf.nn.compute_average_loss(objective)  # over the global batch, for tf.distribute
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._track(objective, reconstruction, kl_per_dim)
+        return self._track(objective, terms)
 
     def test_step(self, data):
         images, labels = self._unpack(data)
-        reconstruction, kl_per_dim = self.elbo_terms(self._targets(images), labels)
-        return self._track(self._objective(reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)), reconstruction,
-                           kl_per_dim)
+        terms = self.elbo_terms(self._targets(images), labels)
+        return self._track(self._objective(terms.reconstruction, tf.reduce_sum(terms.kl_per_dim, axis=-1)), terms)
 
     @property
     def metrics(self):
@@ -302,6 +306,10 @@ class VAE(GenerativeModel):
                 raise InputShapeError(f"latent dimension {dim} is out of range [0, {self.latent_dim})")
             codes[row * len(values):(row + 1) * len(values), dim] = values
         return self.decode(codes, labels), codes
+
+    def active_units(self, images, labels=None) -> int:
+        """Latent dimensions whose posterior mean varies across ``images`` (Var > 0.01, Burda et al. 2016)."""
+        return int(np.sum(np.var(self.encode(images, labels).mean.numpy(), axis=0) > ACTIVE_VARIANCE))
 
     def kl_per_dimension(self, images, labels=None) -> np.ndarray:
         """Average KL of each latent dimension over ``images``: near 0 for inactive (collapsed) units."""
