@@ -7,7 +7,30 @@ does the same after verifying the artifact's checksums.
 
 import os as _os
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) kept off stderr.
+
+    Those lines are printed before TF_CPP_MIN_LOG_LEVEL takes effect; set ZOO_TF_LOGS=1 to see them.
+    Python exceptions still propagate normally.
+    """
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if _os.environ.get("ZOO_TF_LOGS"):
+        import tensorflow  # noqa: F401
+        return
+    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    _os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(devnull)
+        _os.close(saved)
+
+
+_import_tensorflow_quietly()
 
 from zoo import models  # noqa: E402  (registers the families)
 from zoo.config import Recipe, load_recipe  # noqa: E402

@@ -199,7 +199,7 @@ def _cmd_list(args) -> None:
     for name, folder in available().items():
         meta = read_metadata(folder)
         final = meta.get("training", {}).get("final", {})
-        metrics = meta.get("metrics") or {k: v for k, v in final.items() if k.startswith("val_")}
+        metrics = meta.get("metrics") or ({"val_loss": final["val_loss"]} if "val_loss" in final else {})
         key = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:2]) or "-"
         rows.append((name, meta.get("family", "?"), meta.get("dataset", {}).get("name", "?"),
                      f"{meta.get('parameters', {}).get('total', 0):,}", key))
