@@ -29,7 +29,8 @@ def test_shipped_artifact_reproduces_its_examples(folder):
     for endpoint in meta["endpoints"]:
         inputs = {name: examples[name] for name in meta["examples"]["keys"][endpoint["name"]]["inputs"]}
         outputs = meta["examples"]["keys"][endpoint["name"]]["outputs"]
-        keras_out = {e.name: e for e in model.endpoints()}[endpoint["name"]].fn(**inputs)
+        keras_out = {e.name: e for e in model.endpoints()}[endpoint["name"]].fn(
+            **{k: tf.constant(v) for k, v in inputs.items()})
         saved_out = saved.signatures[endpoint["name"]](**{k: tf.constant(v) for k, v in inputs.items()})
         for name, key in outputs.items():
             np.testing.assert_allclose(np.asarray(keras_out[name]), examples[key], atol=1e-4, rtol=0)
@@ -47,7 +48,8 @@ def test_keras_load_model_works_in_a_fresh_process(folder):
         "import numpy as np, keras, zoo\n"
         f"m = keras.models.load_model({str(folder / 'model.keras')!r})\n"
         f"ex = np.load({str(folder / 'examples.npz')!r})\n"
-        "out = m.reconstruct(ex['images']).numpy() if hasattr(m, 'reconstruct') else None\n"
+        "args = [ex['images']] + ([ex['labels']] if 'labels' in ex.files else [])\n"
+        "out = m.reconstruct(*args).numpy() if hasattr(m, 'reconstruct') else None\n"
         "print(type(m).__name__, float(np.abs(out - ex['reconstruct.images']).max()) if out is not None else 0.0)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

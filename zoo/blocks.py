@@ -102,3 +102,17 @@ def dense_decoder(in_dim: int, image_shape, hidden_units, *, name: str = "decode
     x = layers.Dense(math.prod(image_shape), dtype="float32", name=f"{name}_out")(x)
     out = layers.Reshape(tuple(image_shape), dtype="float32", name=f"{name}_reshape")(x)
     return keras.Model(inputs, out, name=name)
+
+
+def encoder_decoder(architecture: str, image_shape, latent_dim: int, *, filters, hidden_units, code_dim=None,
+                    dtype=None, num_classes: int = 0, label_embedding: int = 0):
+    """An encoder to ``code_dim`` outputs (default ``latent_dim``) and the mirror decoder from ``latent_dim``,
+    convolutional (``filters``) or dense (``hidden_units``): the pair every autoencoding family uses."""
+    options = {"dtype": dtype, "num_classes": num_classes, "label_embedding": label_embedding}
+    if architecture == "conv":
+        return (conv_encoder(image_shape, filters, code_dim or latent_dim, **options),
+                conv_decoder(latent_dim, image_shape, filters, **options))
+    if architecture == "dense":
+        return (dense_encoder(image_shape, hidden_units, code_dim or latent_dim, **options),
+                dense_decoder(latent_dim, image_shape, hidden_units, **options))
+    raise ValueError(f"unknown architecture {architecture!r}: use \"conv\" or \"dense\"")

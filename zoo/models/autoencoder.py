@@ -45,13 +45,9 @@ class Autoencoder(GenerativeModel):
         self.hidden_units = tuple(hidden_units)
         self.reconstruction_loss = reconstruction_loss
         self.value_range = tuple(float(v) for v in value_range)
-        policy = self.dtype_policy.name
-        if architecture == "conv":
-            self.encoder = blocks.conv_encoder(self.image_shape, self.filters, self.latent_dim, dtype=policy)
-            self.decoder = blocks.conv_decoder(self.latent_dim, self.image_shape, self.filters, dtype=policy)
-        else:
-            self.encoder = blocks.dense_encoder(self.image_shape, self.hidden_units, self.latent_dim, dtype=policy)
-            self.decoder = blocks.dense_decoder(self.latent_dim, self.image_shape, self.hidden_units, dtype=policy)
+        self.encoder, self.decoder = blocks.encoder_decoder(architecture, self.image_shape, self.latent_dim,
+                                                            filters=self.filters, hidden_units=self.hidden_units,
+                                                            dtype=self.dtype_policy.name)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.build((None,) + self.image_shape)
 

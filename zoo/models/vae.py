@@ -97,14 +97,11 @@ class VAE(GenerativeModel):
         self.value_range = tuple(float(v) for v in value_range)
         self.conditional_classes, self.label_embedding = int(num_classes), int(label_embedding)
         self.seed = int(seed)
-        conditioning = {"dtype": self.dtype_policy.name, "num_classes": self.conditional_classes,
-                        "label_embedding": self.label_embedding}
-        if architecture == "conv":
-            self.encoder = blocks.conv_encoder(self.image_shape, self.filters, 2 * self.latent_dim, **conditioning)
-            self.decoder = blocks.conv_decoder(self.latent_dim, self.image_shape, self.filters, **conditioning)
-        else:
-            self.encoder = blocks.dense_encoder(self.image_shape, self.hidden_units, 2 * self.latent_dim, **conditioning)
-            self.decoder = blocks.dense_decoder(self.latent_dim, self.image_shape, self.hidden_units, **conditioning)
+        # The encoder outputs the posterior's location and (pre-softplus) scale: 2 * latent_dim numbers.
+        self.encoder, self.decoder = blocks.encoder_decoder(
+            architecture, self.image_shape, self.latent_dim, code_dim=2 * self.latent_dim, filters=self.filters,
+            hidden_units=self.hidden_units, dtype=self.dtype_policy.name, num_classes=self.conditional_classes,
+            label_embedding=self.label_embedding)
         if likelihood == "normal" and self.normal_scale == 0.0:
             self.pixel_scale = self.add_weight(shape=self.image_shape, initializer="zeros", name="pixel_scale",
                                                dtype="float32")
