@@ -25,14 +25,18 @@ def measure(recipe, precision: str, jit: bool, steps: int, warmup: int = 5) -> f
     keras.utils.set_random_seed(recipe.train.seed)
     model = get_family(recipe.family).from_recipe(recipe)
     model.compile_from_recipe(recipe.replace(train=recipe.train.__class__(**{**recipe.train.__dict__, "jit_compile": jit})))
+    model.build_optimizer_state()  # every optimizer (GANs have two), as the runner does
     shape = (recipe.train.batch_size, *recipe.data.image_size, recipe.data.channels)
     low, high = recipe.data.value_range
-    batch = np.random.default_rng(0).uniform(low, high, shape).astype("float32")
+    rng = np.random.default_rng(0)
+    batch = rng.uniform(low, high, shape).astype("float32")
+    # Conditional families train on (images, labels) batches.
+    labels = rng.integers(0, model.num_classes, shape[0]).astype("int32") if recipe.data.labels else None
     for _ in range(warmup):
-        model.train_on_batch(batch)
+        model.train_on_batch(batch, labels)
     began = time.perf_counter()
     for _ in range(steps):
-        model.train_on_batch(batch)
+        model.train_on_batch(batch, labels)
     return steps / (time.perf_counter() - began)
 
 

@@ -69,3 +69,24 @@ def run_zoo(*args, env=None, timeout=600):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=ROOT)
+
+
+@pytest.fixture
+def xla_allowed():
+    """Switch TensorFlow op determinism off for one test: Keras silently drops jit_compile under it."""
+    from tensorflow.python.framework import config  # the getter has no public alias
+
+    was_on = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    yield
+    if was_on:
+        config.enable_op_determinism()
+
+
+@pytest.fixture
+def policy():
+    """Set a global Keras dtype policy for one test (call it with a name); float32 is restored after."""
+    import keras
+
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy("float32")

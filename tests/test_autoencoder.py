@@ -22,13 +22,6 @@ def fashion(data_dir):
     return train, test
 
 
-@pytest.fixture
-def policy():
-    """Set a global dtype policy for one test and restore float32 after it."""
-    yield keras.mixed_precision.set_global_policy
-    keras.mixed_precision.set_global_policy("float32")
-
-
 def small_model(**kwargs):
     keras.utils.set_random_seed(0)
     return Autoencoder(latent_dim=16, filters=(16, 32), **kwargs)
@@ -45,11 +38,12 @@ def test_training_lowers_the_loss_on_fashion_mnist(fashion):
 
 
 @pytest.mark.parametrize("precision,jit", [("mixed_bfloat16", False), ("float32", True), ("mixed_bfloat16", True)])
-def test_training_stays_finite_under_mixed_precision_and_xla(fashion, policy, precision, jit):
+def test_training_stays_finite_under_mixed_precision_and_xla(fashion, policy, xla_allowed, precision, jit):
     policy(precision)
     model = small_model(architecture="conv")
     assert model.encoder.get_layer("encoder_conv0").compute_dtype == ("bfloat16" if precision != "float32" else "float32")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
+    assert model.jit_compile is jit  # not silently dropped
     history = model.fit(fashion[0][:1024], batch_size=64, epochs=1, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.69

@@ -27,7 +27,7 @@ def test_shipped_recipes_validate_and_round_trip(path, tmp_path):
 def test_overrides_are_typed_and_validated():
     recipe = load_recipe(RECIPES[0].parent / "ae_fashion_mnist.toml",
                          overrides=["train.epochs=1", "optimizer.learning_rate=5e-4", "data.file=my.npz",
-                                    "train.jit_compile=true"])
+                                    "train.jit_compile=true", "train.deterministic=false"])
     assert recipe.train.epochs == 1 and recipe.optimizer["default"].learning_rate == 5e-4
     assert recipe.data.file == "my.npz" and recipe.train.jit_compile is True
     with pytest.raises(RecipeError, match="'epochs' in \\[train\\].*below its minimum 1"):
@@ -73,3 +73,11 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("[model\nfamily = 'autoencoder'")
     with pytest.raises(RecipeError, match="not valid TOML"):
         load_recipe(bad)
+
+
+def test_xla_under_op_determinism_is_refused():
+    with pytest.raises(RecipeError, match="jit_compile = true .* needs train.deterministic = false"):
+        load_recipe(RECIPES[0].parent / "ae_fashion_mnist.toml", overrides=["train.jit_compile=true"])
+    recipe = load_recipe(RECIPES[0].parent / "ae_fashion_mnist.toml",
+                         overrides=["train.jit_compile=true", "train.deterministic=false"])
+    assert recipe.train.jit_compile and not recipe.train.deterministic

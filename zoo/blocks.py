@@ -116,3 +116,64 @@ def encoder_decoder(architecture: str, image_shape, latent_dim: int, *, filters,
         return (dense_encoder(image_shape, hidden_units, code_dim or latent_dim, **options),
                 dense_decoder(latent_dim, image_shape, hidden_units, **options))
     raise ValueError(f"unknown architecture {architecture!r}: use \"conv\" or \"dense\"")
+
+
+# ---------------------------------------------------------------- adversarial networks (GANs)
+#
+# DCGAN-style networks (Radford et al. 2016) shared by the GAN families: a generator from latent
+# codes to images in [-1, 1], and a discriminator (or WGAN critic) from images to one score.
+
+
+def gan_generator(latent_dim: int, image_shape, filters, *, name: str = "generator", dtype=None,
+                  num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
+    """Latent ``z`` (and labels) -> dense -> ``(H / 2^k, W / 2^k, filters[0])`` -> stride-2 4x4 ``Conv2DTranspose``
+    stages with BatchNorm and ReLU (widths ``filters[1:]``) -> a last stride-2 stage to the image's channels, ``tanh``.
+
+    ``k = len(filters)`` doublings of resolution, so ``filters = (128, 64)`` makes 28x28 images from 7x7 maps.
+    ``Conv2DTranspose`` rather than ``UpSampling2D``: XLA has no gradient of nearest-neighbour resizing.
+    """
+    height, width = _downsampled(image_shape, len(filters))
+    z = keras.Input((latent_dim,), name="z")
+    x, inputs = _with_labels(z, z, num_classes, label_embedding, name, dtype)
+    x = layers.Dense(height * width * filters[0], use_bias=False, dtype=dtype, name=f"{name}_dense")(x)
+    x = layers.BatchNormalization(dtype=dtype, name=f"{name}_dense_bn")(x)
+    x = layers.ReLU(dtype=dtype, name=f"{name}_dense_relu")(x)
+    x = layers.Reshape((height, width, filters[0]), dtype=dtype, name=f"{name}_reshape")(x)
+    for i, units in enumerate(filters[1:]):
+        x = layers.Conv2DTranspose(units, 4, strides=2, padding="same", use_bias=False, dtype=dtype,
+                                   name=f"{name}_deconv{i}")(x)
+        x = layers.BatchNormalization(dtype=dtype, name=f"{name}_deconv{i}_bn")(x)
+        x = layers.ReLU(dtype=dtype, name=f"{name}_deconv{i}_relu")(x)
+    out = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh", dtype="float32",
+                                 name=f"{name}_out")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def gan_discriminator(image_shape, filters, *, norm: str = "batch", name: str = "discriminator", dtype=None,
+                      num_classes: int = 0) -> keras.Model:
+    """Images (and labels) -> stride-2 4x4 convolutions with LeakyReLU(0.2), no pooling -> one float32 score.
+
+    ``norm`` follows every convolution but the first: ``"batch"`` (DCGAN), ``"layer"`` or ``"none"`` (a WGAN-GP
+    critic, whose per-example gradient penalty BatchNorm would break). With ``num_classes`` it is a projection
+    discriminator (Miyato & Koyama 2018): score = w.phi(x) + b + embed(y).phi(x).
+    """
+    _downsampled(image_shape, len(filters))
+    images = keras.Input(tuple(image_shape), name="images")
+    x = images
+    for i, units in enumerate(filters):
+        normalized = i > 0 and norm != "none"
+        x = layers.Conv2D(units, 4, strides=2, padding="same", use_bias=not normalized, dtype=dtype,
+                          name=f"{name}_conv{i}")(x)
+        if normalized and norm == "batch":
+            x = layers.BatchNormalization(dtype=dtype, name=f"{name}_conv{i}_bn")(x)
+        elif normalized:
+            x = layers.LayerNormalization(axis=(1, 2, 3), dtype=dtype, name=f"{name}_conv{i}_ln")(x)
+        x = layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_conv{i}_lrelu")(x)
+    features = layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)
+    score = layers.Dense(1, dtype="float32", name=f"{name}_out")(features)
+    if num_classes <= 0:
+        return keras.Model(images, score, name=name)
+    labels, embedded = label_input(num_classes, features.shape[-1], name=f"{name}_projection", dtype=dtype)
+    projection = layers.Dot(axes=1, dtype="float32", name=f"{name}_projection")([embedded, features])
+    score = layers.Add(dtype="float32", name=f"{name}_score")([score, projection])
+    return keras.Model([images, labels], score, name=name)

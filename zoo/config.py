@@ -289,15 +289,17 @@ def recipe_from_dict(raw: dict, source: str = "", overrides=()) -> Recipe:
     family = get_family(family_name, where=f"'family' in [model] of {where}")
     model_cfg = build_dataclass(family.config_class, model_raw, f"[model] of {where}")
 
-    roles = family.optimizer_roles
+    roles, defaults = family.optimizer_roles, family.optimizer_defaults  # the papers' settings, per role
     opt_raw = raw.get("optimizer", {})
     if roles == ("default",):
-        optimizer = {"default": build_dataclass(OptimizerConfig, opt_raw, f"[optimizer] of {where}")}
+        optimizer = {"default": build_dataclass(OptimizerConfig, {**defaults.get("default", {}), **opt_raw},
+                                                f"[optimizer] of {where}")}
     else:
         for key in opt_raw:
             if key not in roles:
                 raise _unknown_key(key, roles, f"[optimizer] of {where} (family {family_name} takes one table per role)")
-        optimizer = {r: build_dataclass(OptimizerConfig, opt_raw.get(r, {}), f"[optimizer.{r}] of {where}") for r in roles}
+        optimizer = {r: build_dataclass(OptimizerConfig, {**defaults.get(r, {}), **opt_raw.get(r, {})},
+                                        f"[optimizer.{r}] of {where}") for r in roles}
 
     recipe = Recipe(
         name=name,
@@ -309,6 +311,9 @@ def recipe_from_dict(raw: dict, source: str = "", overrides=()) -> Recipe:
         export=build_dataclass(ExportConfig, raw.get("export", {}), f"[export] of {where}"),
         source=str(source),
     )
+    if recipe.train.jit_compile and recipe.train.deterministic:
+        raise RecipeError(f"train.jit_compile = true in {where} needs train.deterministic = false: Keras turns XLA off "
+                          "under TensorFlow op determinism (set deterministic = false to train with XLA)")
     family.check_recipe(recipe)
     return recipe
 

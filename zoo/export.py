@@ -217,7 +217,8 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
 
     preview_name = model.preview_file
     shown = f32.preview(example_images[:8], None if example_labels is None else example_labels[:8])
-    images.save_png(images.grid(shown, recipe.data.value_range, ncols=8), folder / preview_name, scale=2)
+    images.save_png(images.grid(shown, recipe.data.value_range, ncols=model.preview_columns), folder / preview_name,
+                    scale=2)
 
     recipe.write(folder / "recipe.toml")
     (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model), indent=2))

@@ -26,6 +26,8 @@ def configure(train_cfg) -> str:
     keras.utils.set_random_seed(train_cfg.seed)
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:  # the switch is process-wide: a previous run in this process may have turned it on
+        tf.config.experimental.disable_op_determinism()
     policy = resolve_precision(train_cfg.precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy

@@ -164,7 +164,7 @@ class PreviewGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         shown = self.model.preview(self.batch, self.labels)
-        images.save_png(images.grid(shown, self.value_range, ncols=len(self.batch) if len(shown) <= 32 else None),
+        images.save_png(images.grid(shown, self.value_range, ncols=self.model.preview_columns),
                         self.folder / f"epoch-{epoch + 1:04d}.png", scale=2)
 
 

@@ -3,6 +3,11 @@
 from zoo.models.base import Endpoint, GenerativeModel, TensorInfo, build_optimizer, families, get_family, register_family
 from zoo.models.autoencoder import Autoencoder, AutoencoderConfig
 from zoo.models.vae import VAE, ConditionalVAE, CVAEConfig, VAEConfig
+from zoo.models.adversarial import AdversarialModel, GANConfig
+from zoo.models.dcgan import DCGAN, DCGANConfig
+from zoo.models.cgan import CGAN, CGANConfig
+from zoo.models.wgan_gp import WGANGP, WGANGPConfig
 
 __all__ = ["VAE", "Autoencoder", "AutoencoderConfig", "CVAEConfig", "ConditionalVAE", "Endpoint", "VAEConfig", "GenerativeModel", "TensorInfo", "build_optimizer",
-           "families", "get_family", "register_family"]
+           "families", "get_family", "register_family",
+           "AdversarialModel", "GANConfig", "DCGAN", "DCGANConfig", "CGAN", "CGANConfig", "WGANGP", "WGANGPConfig"]

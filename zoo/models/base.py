@@ -60,7 +60,7 @@ class TensorInfo:
     def spec(self) -> tf.TensorSpec:
         return tf.TensorSpec(self.shape, tf.as_dtype(self.dtype), name=self.name)
 
-    def random(self, batch: int, rng: np.random.Generator, num_classes: int = 10) -> np.ndarray:
+    def random(self, batch: int, rng: np.random.Generator, num_classes: int = 0) -> np.ndarray:
         shape = (batch,) + tuple(self.shape[1:])
         if self.kind == "image":
             low, high = self.value_range or (0.0, 1.0)
@@ -103,7 +103,9 @@ class GenerativeModel(keras.Model):
     family: ClassVar[str] = ""
     config_class: ClassVar[type] = type(None)
     optimizer_roles: ClassVar[tuple[str, ...]] = ("default",)
+    optimizer_defaults: ClassVar[dict] = {}  # per role, what a recipe's optimizer table starts from
     preview_file: ClassVar[str] = "samples.png"  # the grid an artifact ships
+    preview_columns: ClassVar[int] = 8  # columns of the preview grid
 
     # ------------------------------------------------------------ recipes
 
@@ -142,7 +144,8 @@ class GenerativeModel(keras.Model):
 
     @property
     def num_classes(self) -> int:
-        return 10
+        """Classes a conditional model takes as labels; 0 for an unconditional one."""
+        return 0
 
     @property
     def _default_save_signature(self):

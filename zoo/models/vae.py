@@ -151,7 +151,7 @@ class VAE(GenerativeModel):
 
     @property
     def num_classes(self) -> int:
-        return self.conditional_classes or 10
+        return self.conditional_classes
 
     # ------------------------------------------------------------ the three distributions
 
@@ -186,8 +186,16 @@ class VAE(GenerativeModel):
         """The likelihood's mean: what a decoded image is."""
         return self.likelihood(z, labels).mean()
 
-    def _stateless_seed(self):
-        return tf.cast(self.seed_generator.next(), "int32")
+    def _noise_seed(self, stream: int):
+        """A stateless seed for one noise stream (0: binarization, 1: z) of the current training step.
+
+        It is made of the seed, the stream, the replica and the optimizer's step count, which
+        checkpoints save: a resumed run draws exactly the noise an uninterrupted one would.
+        """
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group, "int32") if context is not None else 0
+        step = tf.cast(self.optimizer.iterations, "int32")
+        return tf.stack([tf.constant(self.seed * 8 + stream, "int32"), step * 64 + replica])
 
     # ------------------------------------------------------------ training
 
@@ -196,11 +204,13 @@ class VAE(GenerativeModel):
             return data[0], (data[1] if self.conditional_classes else None)
         return data, None
 
-    def _targets(self, images):
+    def _targets(self, images, seed=None):
         """Dynamically binarized pixels (a fresh Bernoulli draw per batch), or the images as they are."""
         if not self.binarize:
             return tf.cast(images, "float32")
-        noise = keras.random.uniform(tf.shape(images), seed=self.seed_generator)
+        if seed is None:
+            seed = tf.cast(self.seed_generator.next(), "int32")
+        noise = tf.random.stateless_uniform(tf.shape(images), seed=seed)
         return tf.cast(noise < tf.cast(images, "float32"), "float32")
 
     def capacity(self):
@@ -210,10 +220,12 @@ class VAE(GenerativeModel):
         step = tf.cast(self.optimizer.iterations, "float32")
         return self.c_max * tf.minimum(1.0, step / float(self.c_steps))
 
-    def elbo_terms(self, targets, labels=None, training=False) -> ELBOTerms:
+    def elbo_terms(self, targets, labels=None, training=False, seed=None) -> ELBOTerms:
         """Per-example reconstruction term -log p(x|z) and KL(q(z|x) || p(z)) per latent dimension, in nats."""
         q = self.posterior(targets, labels, training=training)
-        z = q.sample(seed=self._stateless_seed())  # reparameterized: gradients flow through loc and scale
+        if seed is None:
+            seed = tf.cast(self.seed_generator.next(), "int32")
+        z = q.sample(seed=seed)  # reparameterized: gradients flow through loc and scale
         reconstruction = -self.likelihood(z, labels, training=training).log_prob(targets)
         kl_per_dim = tfd.kl_divergence(q.distribution, self.prior().distribution)  # analytic, Normal vs Normal
         return ELBOTerms(reconstruction, kl_per_dim, q.mean())
@@ -233,9 +245,9 @@ class VAE(GenerativeModel):
 
     def train_step(self, data):
         images, labels = self._unpack(data)
-        targets = self._targets(images)
+        targets = self._targets(images, self._noise_seed(0))
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(targets, labels, training=True)
+            terms = self.elbo_terms(targets, labels, training=True, seed=self._noise_seed(1))
             objective = self._objective(terms.reconstruction, tf.reduce_sum(terms.kl_per_dim, axis=-1))
             loss = tf.nn.compute_average_loss(objective)  # over the global batch, for tf.distribute
             scaled_loss = self.optimizer.scale_loss(loss)
