@@ -177,3 +177,105 @@ def gan_discriminator(image_shape, filters, *, norm: str = "batch", name: str = 
     projection = layers.Dot(axes=1, dtype="float32", name=f"{name}_projection")([embedded, features])
     score = layers.Add(dtype="float32", name=f"{name}_score")([score, projection])
     return keras.Model([images, labels], score, name=name)
+
+
+# ---------------------------------------------------------------- image-to-image networks (CycleGAN)
+#
+# The networks of CycleGAN (Zhu et al. 2017, appendix 7.2): a ResNet generator (Johnson et al. 2016)
+# from images to images of the same size, and a PatchGAN discriminator (Isola et al. 2017) that
+# scores overlapping patches. Both take any height and width (the generator: divisible by 4), and
+# use instance normalization as ``GroupNormalization(groups=-1)`` (one group per channel), so no
+# tensorflow-addons.
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ReflectionPadding2D(layers.Layer):
+    """Pad height and width by ``padding`` pixels on each side, mirroring the image (no border artefacts)."""
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, x):
+        p = self.padding
+        return keras.ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        grow = lambda size: None if size is None else size + 2 * self.padding  # noqa: E731
+        return (input_shape[0], grow(input_shape[1]), grow(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def _normalized(x, *, name: str, dtype, activation: str = "relu"):
+    """Instance normalization, then ``activation`` ("relu", "leaky_relu" with slope 0.2, or "none")."""
+    x = layers.GroupNormalization(groups=-1, epsilon=1e-5, dtype=dtype, name=f"{name}_in")(x)
+    if activation == "relu":
+        return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)
+    if activation == "leaky_relu":
+        return layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_lrelu")(x)
+    return x
+
+
+def _c7s1(x, width: int, *, name: str, dtype, **conv_options):
+    """The paper's c7s1-k: reflection padding 3, a 7x7 stride-1 convolution to ``width`` channels."""
+    x = ReflectionPadding2D(3, dtype=dtype, name=f"{name}_pad")(x)
+    return layers.Conv2D(width, 7, padding="valid", dtype=dtype, name=f"{name}_conv", **conv_options)(x)
+
+
+def _residual_block(x, width: int, *, name: str, dtype):
+    """The paper's R-k: two reflection-padded 3x3 convolutions with instance norm, added to the input."""
+    y = x
+    for j, activation in enumerate(("relu", "none")):
+        y = ReflectionPadding2D(1, dtype=dtype, name=f"{name}_pad{j}")(y)
+        y = layers.Conv2D(width, 3, padding="valid", use_bias=False, dtype=dtype, name=f"{name}_conv{j}")(y)
+        y = _normalized(y, name=f"{name}_conv{j}", dtype=dtype, activation=activation)
+    return layers.Add(dtype=dtype, name=f"{name}_add")([x, y])
+
+
+def resnet_generator(channels: int, filters: int = 64, n_res_blocks: int = 9, *, name: str = "generator",
+                     dtype=None) -> keras.Model:
+    """Images ``(N, H, W, channels)`` in [-1, 1] -> images of the same shape, ``tanh``: the paper's
+    c7s1-f, d2f, d4f, ``n_res_blocks`` x R4f, u2f, uf, c7s1-channels with ``f = filters`` (64 in the paper).
+
+    Stride-2 3x3 convolutions down and 3x3 ``Conv2DTranspose`` up (``UpSampling2D`` has no XLA gradient),
+    so H and W must be divisible by 4. Instance norm and ReLU follow every convolution but the last.
+    """
+    images = keras.Input((None, None, channels), name="images")
+    x = _c7s1(images, filters, name=f"{name}_c7s1", dtype=dtype, use_bias=False)
+    x = _normalized(x, name=f"{name}_c7s1", dtype=dtype)
+    for i in range(2):
+        x = layers.Conv2D(filters * 2 ** (i + 1), 3, strides=2, padding="same", use_bias=False, dtype=dtype,
+                          name=f"{name}_down{i}")(x)
+        x = _normalized(x, name=f"{name}_down{i}", dtype=dtype)
+    for i in range(n_res_blocks):
+        x = _residual_block(x, filters * 4, name=f"{name}_res{i}", dtype=dtype)
+    for i in range(2):
+        x = layers.Conv2DTranspose(filters * 2 ** (1 - i), 3, strides=2, padding="same", use_bias=False,
+                                   dtype=dtype, name=f"{name}_up{i}")(x)
+        x = _normalized(x, name=f"{name}_up{i}", dtype=dtype)
+    out = _c7s1(x, channels, name=f"{name}_out", dtype="float32", activation="tanh")
+    return keras.Model(images, out, name=name)
+
+
+def patch_discriminator(channels: int, filters: int = 64, n_layers: int = 3, *, name: str = "discriminator",
+                        dtype=None) -> keras.Model:
+    """Images -> a one-channel map of float32 patch scores (logits; LSGAN compares them with 0 and 1).
+
+    ``n_layers`` stride-2 4x4 convolutions (widths ``filters * 2^i``, at most ``8 * filters``), a stride-1 4x4
+    convolution, then a stride-1 4x4 convolution to one channel; LeakyReLU(0.2) throughout and instance norm on
+    all but the first. With ``n_layers = 3`` each score sees a 70x70 patch (the paper's 70x70 PatchGAN).
+    """
+    images = keras.Input((None, None, channels), name="images")
+    x = images
+    for i in range(n_layers + 1):
+        first, strides = i == 0, 2 if i < n_layers else 1
+        x = layers.Conv2D(filters * min(2**i, 8), 4, strides=strides, padding="same", use_bias=first, dtype=dtype,
+                          name=f"{name}_conv{i}")(x)
+        if first:
+            x = layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_conv{i}_lrelu")(x)
+        else:
+            x = _normalized(x, name=f"{name}_conv{i}", dtype=dtype, activation="leaky_relu")
+    out = layers.Conv2D(1, 4, padding="same", dtype="float32", name=f"{name}_out")(x)
+    return keras.Model(images, out, name=name)

@@ -1,0 +1,406 @@
+"""CycleGAN (Zhu et al. 2017): unpaired image-to-image translation between two domains A and B.
+
+Two ResNet generators, G: A -> B (``generator_a2b``) and F: B -> A (``generator_b2a``), and two
+70x70 PatchGAN discriminators, D_A (real A vs F(b)) and D_B (real B vs G(a)), from
+:mod:`zoo.blocks`. Training data are unpaired batches ``(images_a, images_b)`` in [-1, 1].
+
+As in the reference implementation (not only the paper's equations):
+
+* least-squares GAN losses (Mao et al. 2017) on every patch score; each discriminator's loss is
+  halved, ``0.5 * (mean((D(real) - 1)^2) + mean(D(fake)^2))``, to slow it relative to the generators;
+* the generators minimize ``adversarial + cycle_weight * cycle + identity_weight * cycle_weight *
+  identity``, with L1 cycle losses ``|F(G(a)) - a| + |G(F(b)) - b|`` and identity losses
+  ``|G(b) - b| + |F(a) - a|`` (which keep colours when they need not change);
+* one optimizer updates both generators, then another both discriminators, on the same step's fakes;
+* the discriminators see fakes through an :class:`ImagePool` of the last ``pool_size`` generated
+  images per direction (Shrivastava et al. 2017), whose state lives in variables so it works in a
+  compiled ``train_step`` and is saved with the model;
+* Adam 2e-4, beta_1 0.5, with a learning rate constant for ``epochs`` and then decaying linearly to
+  zero over ``decay_epochs`` (:class:`ConstantThenLinearDecay`, a serializable schedule).
+
+The pool's random draws are stateless, keyed to ``(seed, train_steps)``, so a resumed run draws as an
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo import blocks
+from zoo.config import spec
+from zoo.errors import InputShapeError, RecipeError
+from zoo.models.adversarial import VALUE_RANGE, AdversarialModel
+from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, build_optimizer, register_family
+
+DIRECTIONS = ("a2b", "b2a")
+SIZE_FACTOR = 4  # the generators' two stride-2 downsamplings
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """The ``[model]`` section of a CycleGAN recipe."""
+
+    family: str = spec("cyclegan")
+    filters: int = spec(64, min=1, help="generator base width f: c7s1-f, d2f, d4f, R4f blocks, u2f, uf")
+    n_res_blocks: int = spec(6, min=0, help="residual blocks of each generator (paper: 6 up to 128px, 9 at 256px)")
+    disc_filters: int = spec(64, min=1, help="PatchGAN width of its first convolution (doubling, at most 8x)")
+    n_layers: int = spec(3, min=1, help="PatchGAN stride-2 convolutions; 3 gives 70x70 patches")
+    cycle_weight: float = spec(10.0, min=0.0, help="lambda, the weight of the L1 cycle losses")
+    identity_weight: float = spec(0.5, min=0.0, help="weight of the L1 identity losses, relative to cycle_weight")
+    pool_size: int = spec(50, min=0, help="generated images kept per direction for the discriminators (0 = none)")
+    decay_epochs: int = spec(100, min=0, help="epochs of linear learning-rate decay to zero after train.epochs")
+
+
+# ---------------------------------------------------------------- the image pool
+
+
+class ImagePool(keras.layers.Layer):
+    """The last ``pool_size`` generated images of one direction (Shrivastava et al. 2017), in variables.
+
+    :meth:`query` takes a batch of new fakes and returns the batch the discriminator sees, example by
+    example: while the pool is not full, the new fake is stored and returned; once full, with
+    probability 0.5 it replaces a uniformly chosen stored image, which is returned instead, and
+    otherwise the new fake is returned and the pool is unchanged.
+    """
+
+    def __init__(self, pool_size: int = 50, image_shape=(32, 32, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.image_shape = int(pool_size), tuple(image_shape)
+        self.images = self.add_weight(shape=(self.pool_size, *self.image_shape), dtype="float32",
+                                      initializer="zeros", trainable=False, name="images")
+        self.count = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="count")
+
+    def query(self, fakes, seed) -> tf.Tensor:
+        """The discriminator's batch for ``fakes`` (float32, same shape); updates the pool. ``seed``: int64 ``(2,)``."""
+        fakes = tf.cast(fakes, "float32")
+        if self.pool_size == 0:
+            return fakes
+        n = tf.shape(fakes)[0]
+        coin_seed, slot_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        swaps = tf.random.stateless_uniform((n,), seed=coin_seed) < 0.5
+        slots = tf.random.stateless_uniform((n,), seed=slot_seed, maxval=self.pool_size, dtype="int32")
+
+        def one_example(i, pool, count, out):
+            fake, full = fakes[i], count >= self.pool_size
+            swap = full & swaps[i]
+            slot = tf.where(full, slots[i], count)  # a random stored image, or the next free place
+            out = out.write(i, tf.where(swap, pool[slot], fake))
+            stored = tf.tensor_scatter_nd_update(pool, [[slot]], fake[None])
+            pool = tf.where(swap | ~full, stored, pool)
+            return i + 1, pool, tf.minimum(count + 1, self.pool_size), out
+
+        _, pool, count, out = tf.while_loop(
+            lambda i, *_: i < n, one_example,
+            (tf.constant(0), self.images.value, self.count.value,
+             tf.TensorArray("float32", size=n, element_shape=self.image_shape)))
+        self.images.assign(pool)
+        self.count.assign(count)
+        return tf.ensure_shape(out.stack(), (None, *self.image_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "image_shape": list(self.image_shape)}
+
+
+# ---------------------------------------------------------------- the learning rate
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``learning_rate`` for ``epochs`` epochs, then linearly down to zero at the end of ``decay_epochs`` more.
+
+    Steps are optimizer iterations, ``steps_per_epoch`` of them an epoch. With ``decay_epochs = 0`` the
+    rate stays constant.
+    """
+
+    def __init__(self, learning_rate: float, steps_per_epoch: int, epochs: int, decay_epochs: int):
+        self.learning_rate = float(learning_rate)
+        self.steps_per_epoch, self.epochs, self.decay_epochs = int(steps_per_epoch), int(epochs), int(decay_epochs)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        decay_start = float(self.epochs * self.steps_per_epoch)
+        decay_steps = float(max(self.decay_epochs * self.steps_per_epoch, 1))
+        done = keras.ops.clip((step - decay_start) / decay_steps, 0.0, 1.0) if self.decay_epochs else 0.0
+        return self.learning_rate * (1.0 - done)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch, "epochs": self.epochs,
+                "decay_epochs": self.decay_epochs}
+
+
+# ---------------------------------------------------------------- losses
+
+
+def per_example_mean(x) -> tf.Tensor:
+    """Float32 ``(N,)``: the mean of each example's values (pixels, patch scores)."""
+    x = tf.cast(x, "float32")
+    return tf.reduce_mean(tf.reshape(x, (tf.shape(x)[0], -1)), axis=1)
+
+
+def lsgan_loss(scores, target: float) -> tf.Tensor:
+    """Least-squares GAN loss of patch scores against ``target`` (1 real, 0 fake), per example."""
+    return per_example_mean(tf.square(tf.cast(scores, "float32") - target))
+
+
+def l1_loss(x, y) -> tf.Tensor:
+    return per_example_mean(tf.abs(tf.cast(x, "float32") - tf.cast(y, "float32")))
+
+
+def cycle_loss(real_a, real_b, fake_a, fake_b, generator_a2b, generator_b2a, training=False) -> tf.Tensor:
+    """``|F(G(a)) - a| + |G(F(b)) - b|`` per example, from the fakes ``fake_b = G(a)`` and ``fake_a = F(b)``."""
+    return (l1_loss(generator_b2a(fake_b, training=training), real_a)
+            + l1_loss(generator_a2b(fake_a, training=training), real_b))
+
+
+# ---------------------------------------------------------------- the family
+
+
+@register_family
+class CycleGAN(GenerativeModel):
+    family = "cyclegan"
+    config_class = CycleGANConfig
+    optimizer_roles = ("generator", "discriminator")  # generator: both generators; discriminator: both discriminators
+    optimizer_defaults = AdversarialModel.optimizer_defaults  # Adam 2e-4, beta_1 0.5, as in the paper
+    preview_file = "translations.png"
+    tracked = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
+
+    def __init__(self, image_shape=(32, 32, 1), filters=64, n_res_blocks=6, disc_filters=64, n_layers=3,
+                 cycle_weight=10.0, identity_weight=0.5, pool_size=50, decay_epochs=100, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)  # the training size (the pools'); translation takes any size
+        blocks._downsampled(self.image_shape, 2)
+        self.filters, self.n_res_blocks = int(filters), int(n_res_blocks)
+        self.disc_filters, self.n_layers = int(disc_filters), int(n_layers)
+        self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
+        self.pool_size, self.decay_epochs, self.seed = int(pool_size), int(decay_epochs), int(seed)
+        channels, policy = self.image_shape[-1], self.dtype_policy.name
+        self.generator_a2b = blocks.resnet_generator(channels, self.filters, self.n_res_blocks, name="generator_a2b",
+                                                     dtype=policy)
+        self.generator_b2a = blocks.resnet_generator(channels, self.filters, self.n_res_blocks, name="generator_b2a",
+                                                     dtype=policy)
+        self.discriminator_a = blocks.patch_discriminator(channels, self.disc_filters, self.n_layers,
+                                                          name="discriminator_a", dtype=policy)
+        self.discriminator_b = blocks.patch_discriminator(channels, self.disc_filters, self.n_layers,
+                                                          name="discriminator_b", dtype=policy)
+        self.pool_a = ImagePool(self.pool_size, self.image_shape, name="pool_a")  # fakes of A, for D_A
+        self.pool_b = ImagePool(self.pool_size, self.image_shape, name="pool_b")
+        # Counts train steps; keys the pools' draws, so resuming from a checkpoint draws the same.
+        self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                           name="train_steps", aggregation="only_first_replica")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked}
+        self.generator_optimizer = self.discriminator_optimizer = None
+        self.built = True  # the networks are functional models, built above
+
+    # ------------------------------------------------------------ recipes and config
+
+    @classmethod
+    def check_recipe(cls, recipe) -> None:
+        d, where = recipe.data, f"[model] of {recipe.source or 'the recipe'}"
+        if tuple(d.value_range) != VALUE_RANGE:
+            raise RecipeError(f"family cyclegan in {where} translates images in [-1, 1] (tanh): set "
+                              "data.value_range = [-1.0, 1.0]")
+        if d.image_size[0] % SIZE_FACTOR or d.image_size[1] % SIZE_FACTOR:
+            raise RecipeError(f"data.image_size {list(d.image_size)} is not divisible by {SIZE_FACTOR}, as the "
+                              f"generators' two stride-2 downsamplings in {where} need; change data.image_size")
+
+    @classmethod
+    def _config_fields(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls.config_class) if f.name != "family"]
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "CycleGAN":
+        d = recipe.data
+        return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed, name=recipe.name.replace("-", "_"),
+                   **{name: getattr(recipe.model, name) for name in cls._config_fields()})
+
+    def get_config(self):
+        fields = {name: getattr(self, name) for name in self._config_fields()}
+        return {**super().get_config(), **fields, "image_shape": list(self.image_shape), "seed": self.seed}
+
+    # ------------------------------------------------------------ two optimizers
+
+    def _role_variables(self, role: str) -> list:
+        networks = {"generator": (self.generator_a2b, self.generator_b2a),
+                    "discriminator": (self.discriminator_a, self.discriminator_b)}[role]
+        return [v for network in networks for v in network.trainable_variables]
+
+    def compile(self, generator_optimizer="adam", discriminator_optimizer="adam", **options):
+        """Compile with one optimizer for both generators and one for both discriminators; builds their state.
+
+        ``options`` are ``Model.compile``'s ``jit_compile``, ``run_eagerly`` and ``steps_per_execution``.
+        """
+        chosen = {"generator": keras.optimizers.get(generator_optimizer),
+                  "discriminator": keras.optimizers.get(discriminator_optimizer)}
+        if chosen["generator"] is chosen["discriminator"]:
+            raise ValueError("the generators and the discriminators need two optimizer instances, not one shared")
+        super().compile(optimizer=None, auto_scale_loss=False, **options)
+        for role, optimizer in chosen.items():
+            if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{role}_loss_scale_optimizer")
+            setattr(self, f"{role}_optimizer", optimizer)
+        self.build_optimizer_state()
+
+    def compile_from_recipe(self, recipe) -> None:
+        self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role]) for role in self.optimizer_roles},
+                     jit_compile=recipe.train.jit_compile)
+
+    def build_optimizer_state(self) -> None:
+        for role in self.optimizer_roles:
+            optimizer = getattr(self, f"{role}_optimizer")
+            if optimizer is not None and not optimizer.built:
+                optimizer.build(self._role_variables(role))
+
+    def get_compile_config(self):
+        if not self.compiled or self.generator_optimizer is None:
+            return {}
+        optimizers = {f"{role}_optimizer": keras.optimizers.serialize(getattr(self, f"{role}_optimizer"))
+                      for role in self.optimizer_roles}
+        return {**optimizers, "jit_compile": self.jit_compile, "run_eagerly": self.run_eagerly,
+                "steps_per_execution": self.steps_per_execution}
+
+    def compile_from_config(self, config):
+        if config:
+            self.compile(**{key: keras.optimizers.deserialize(value) if key.endswith("_optimizer") else value
+                            for key, value in config.items()})
+
+    # ------------------------------------------------------------ the networks
+
+    def call(self, inputs, training=False):
+        return self.generator_a2b(inputs, training=training)
+
+    def _generator(self, direction: str):
+        if direction not in DIRECTIONS:
+            raise InputShapeError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        return self.generator_a2b if direction == "a2b" else self.generator_b2a
+
+    # ------------------------------------------------------------ training
+
+    def _seed(self, salt: int) -> tf.Tensor:
+        """A stateless seed for draw ``salt`` of the current step (and replica)."""
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group, "int64") if context is not None else 0
+        return tf.stack([tf.constant(self.seed * 1_000_003 + salt, "int64") + replica,
+                         tf.cast(self.train_steps.value, "int64")])
+
+    @staticmethod
+    def _domains(data):
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise ValueError("cyclegan trains on pairs of batches (images_a, images_b), one from each domain")
+        return tf.cast(data[0], "float32"), tf.cast(data[1], "float32")
+
+    def generator_losses(self, real_a, real_b, fake_a, fake_b, training=True) -> dict:
+        """``{"loss": global-batch average to minimize, **metrics}`` of both generators, from this step's fakes."""
+        adversarial = (lsgan_loss(self.discriminator_b(fake_b, training=training), 1.0)
+                       + lsgan_loss(self.discriminator_a(fake_a, training=training), 1.0))
+        cycle = cycle_loss(real_a, real_b, fake_a, fake_b, self.generator_a2b, self.generator_b2a, training=training)
+        total = adversarial + self.cycle_weight * cycle
+        identity = tf.zeros_like(cycle)
+        if self.identity_weight > 0:
+            identity = (l1_loss(self.generator_a2b(real_b, training=training), real_b)
+                        + l1_loss(self.generator_b2a(real_a, training=training), real_a))
+            total += self.identity_weight * self.cycle_weight * identity
+        return {"loss": tf.nn.compute_average_loss(total), "g_loss": tf.reduce_mean(total),
+                "adversarial": tf.reduce_mean(adversarial), "cycle": tf.reduce_mean(cycle),
+                "identity": tf.reduce_mean(identity)}
+
+    def discriminator_losses(self, real_a, real_b, fake_a, fake_b, training=True) -> dict:
+        """Both discriminators' halved LSGAN losses, summed (their variables are disjoint)."""
+        total = tf.zeros_like(per_example_mean(real_a))
+        for discriminator, real, fake in ((self.discriminator_a, real_a, fake_a), (self.discriminator_b, real_b, fake_b)):
+            total += 0.5 * (lsgan_loss(discriminator(real, training=training), 1.0)
+                            + lsgan_loss(discriminator(fake, training=training), 0.0))
+        return {"loss": tf.nn.compute_average_loss(total), "d_loss": tf.reduce_mean(total)}
+
+    def _update(self, role: str, losses_fn) -> dict:
+        optimizer, variables = getattr(self, f"{role}_optimizer"), self._role_variables(role)
+        with tf.GradientTape() as tape:
+            losses = losses_fn()
+            scaled_loss = optimizer.scale_loss(losses["loss"])  # a LossScaleOptimizer multiplies by its scale
+        optimizer.apply(tape.gradient(scaled_loss, variables), variables)  # ... and unscales here
+        return losses
+
+    def train_step(self, data):
+        real_a, real_b = self._domains(data)
+        fakes = {}
+
+        def generator_losses():  # the fakes are made under the tape: the generators learn through them
+            fakes["a"] = self.generator_b2a(real_b, training=True)
+            fakes["b"] = self.generator_a2b(real_a, training=True)
+            return self.generator_losses(real_a, real_b, fakes["a"], fakes["b"])
+
+        self._track(self._update("generator", generator_losses))
+        # The discriminators see this step's fakes through the pools (a stored older fake half the time).
+        pooled_a = self.pool_a.query(tf.stop_gradient(fakes["a"]), self._seed(0))
+        pooled_b = self.pool_b.query(tf.stop_gradient(fakes["b"]), self._seed(1))
+        self._track(self._update("discriminator",
+                                 lambda: self.discriminator_losses(real_a, real_b, pooled_a, pooled_b)))
+        self.train_steps.assign_add(1)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        real_a, real_b = self._domains(data)
+        fake_a, fake_b = self.generator_b2a(real_b), self.generator_a2b(real_a)
+        self._track(self.generator_losses(real_a, real_b, fake_a, fake_b, training=False))
+        self._track(self.discriminator_losses(real_a, real_b, fake_a, fake_b, training=False))
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _track(self, losses: dict) -> None:
+        for name, value in losses.items():
+            if name in self.trackers:
+                self.trackers[name].update_state(value)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # ------------------------------------------------------------ user API
+
+    def translate(self, images, direction: str = "a2b") -> tf.Tensor:
+        """Images in [-1, 1] translated A -> B (``"a2b"``) or B -> A (``"b2a"``), float32 of the same shape.
+
+        ``images`` are float ``(N, H, W, C)`` with H and W divisible by 4 (a grey batch may omit C).
+        """
+        generator = self._generator(direction)
+        x = tf.convert_to_tensor(images)
+        channels = self.image_shape[-1]
+        if not x.dtype.is_floating:
+            raise InputShapeError(f"images must be floats in [-1, 1], got dtype {x.dtype.name}; "
+                                  "scale uint8 pixels p to p / 127.5 - 1 first")
+        if x.shape.rank == 3 and channels == 1:
+            x = x[..., None]
+        if x.shape.rank != 4 or x.shape[-1] != channels:
+            raise InputShapeError(f"images must have shape (batch, height, width, {channels}), got {tuple(x.shape)}")
+        if x.shape[1] % SIZE_FACTOR or x.shape[2] % SIZE_FACTOR:
+            raise InputShapeError(f"image height and width must be divisible by {SIZE_FACTOR} (the generator "
+                                  f"downsamples twice), got {x.shape[1]}x{x.shape[2]}; pad or resize them")
+        return generator(tf.cast(x, "float32"))
+
+    # ------------------------------------------------------------ artifacts
+
+    def endpoints(self) -> list[Endpoint]:
+        channels, found = self.image_shape[-1], []
+        for direction in DIRECTIONS:
+            source, target = direction[0].upper(), direction[-1].upper()
+            inputs = TensorInfo("images", (None, None, None, channels), value_range=VALUE_RANGE,
+                                description=f"domain {source} images in [-1, 1], height and width divisible by 4")
+            outputs = TensorInfo("images", (None, None, None, channels), value_range=VALUE_RANGE,
+                                 postprocess=IMAGE_POSTPROCESS[VALUE_RANGE],
+                                 description=f"the images translated to domain {target}, in [-1, 1]")
+            generator = self._generator(direction)
+            found.append(Endpoint(direction, lambda images, g=generator: {"images": g(images)}, (inputs,), (outputs,),
+                                  onnx=f"generator_{direction}", description=f"domain {source} -> domain {target}"))
+        return found
+
+    def example_inputs(self, images, labels=None) -> dict[str, np.ndarray]:
+        return {"images": np.asarray(images, "float32")}
+
+    def preview(self, images, labels=None) -> np.ndarray:
+        """Rows of ``preview_columns``: domain A images, their translations to B, and those translated back."""
+        real = np.asarray(images, "float32")[: self.preview_columns]
+        fake = self.translate(real, "a2b")
+        return np.concatenate([real, fake.numpy(), self.translate(fake, "b2a").numpy()])
