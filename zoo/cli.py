@@ -59,13 +59,13 @@ def _cmd_reconstruct(args) -> None:
     labels = None
     if args.input:
         batch = data.read_images(args.input, recipe.data)
-        if recipe.data.labels:
+        if model.num_classes:
             if args.label is None:
                 raise ZooError(f"{folder.name} is conditional: pass --label for the images in {args.input}")
             labels = [args.label] * len(batch)
     else:
         examples = load_examples(folder)
-        batch, labels = examples["images"], examples.get("labels") if recipe.data.labels else None
+        batch, labels = examples["images"], examples.get("labels") if model.num_classes else None
     batch = batch[: args.n]
     labels = None if labels is None else np.asarray(labels[: args.n], "int32")
     rebuilt = model.reconstruct(batch, labels) if labels is not None else model.reconstruct(batch)
@@ -84,7 +84,7 @@ def _cmd_sample(args) -> None:
         raise ZooError(f"{folder.name} is a {recipe.family}, which does not sample new images "
                        f"(it has no prior to draw latents from);{hint}")
     if args.label is not None:
-        if model.num_classes <= 0 or not getattr(recipe.data, "labels", False):
+        if model.num_classes <= 0:
             raise ZooError(f"{folder.name} is not conditional: drop --label")
         if not 0 <= args.label < model.num_classes:
             raise ZooError(f"--label must be in [0, {model.num_classes}), got {args.label}")

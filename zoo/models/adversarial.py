@@ -3,10 +3,8 @@
 An :class:`AdversarialModel` is a ``keras.Model`` holding two functional networks from
 :mod:`zoo.blocks` and one optimizer for each, as the attributes ``generator_optimizer`` and
 ``discriminator_optimizer`` (the recipe's ``[optimizer.generator]`` and
-``[optimizer.discriminator]``). Both are saved with the weights and by ``model.save``, and
-``get_compile_config``/``compile_from_config`` rebuild them on ``keras.models.load_model``.
-Under ``mixed_float16`` each is a ``LossScaleOptimizer``: Keras only wraps the one optimizer
-passed to ``Model.compile``, so this class wraps both itself.
+``[optimizer.discriminator]``), compiled, loss-scaled under mixed_float16 and saved by
+:class:`~zoo.models.base.MultiOptimizerModel`.
 
 One ``train_step`` is: ``critic_batches`` discriminator updates (DCGAN one; WGAN-GP ``n_critic``,
 each on its own slice of the batch), then one generator update. The noise of a step (latent
@@ -17,7 +15,6 @@ an uninterrupted one.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,7 +25,7 @@ import tensorflow as tf
 from zoo import blocks
 from zoo.config import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, build_optimizer
+from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo
 
 VALUE_RANGE = (-1.0, 1.0)  # the generator ends in tanh
 PREVIEW_SEED = 0  # the fixed latent batch of every preview grid, so epochs can be compared
@@ -70,12 +67,12 @@ def loss_scale(optimizer) -> tf.Tensor:
     return tf.cast(optimizer.scale_loss(tf.constant(1.0, "float32")), "float32")
 
 
-class AdversarialModel(GenerativeModel):
+class AdversarialModel(MultiOptimizerModel):
     """Base class of the GAN families; subclasses define the two losses and register themselves."""
 
-    optimizer_roles = ("generator", "discriminator")
     # Radford et al. (2016): Adam with learning rate 2e-4 and beta_1 0.5, for both networks.
-    optimizer_defaults = {role: {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5} for role in optimizer_roles}
+    optimizer_defaults = {role: {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5}
+                          for role in ("generator", "discriminator")}
     preview_file = "samples.png"
     tracked: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")  # the metrics train_step reports
 
@@ -97,11 +94,7 @@ class AdversarialModel(GenerativeModel):
         self.discriminator = blocks.gan_discriminator(self.image_shape, self.discriminator_filters,
                                                       norm=self.discriminator_norm, dtype=policy,
                                                       num_classes=self.conditional_classes)
-        # Counts train steps; keys the step's noise, so resuming from a checkpoint draws the same noise.
-        self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
-                                           name="train_steps", aggregation="only_first_replica")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked}
-        self.generator_optimizer = self.discriminator_optimizer = None
         self.build((None, self.latent_dim))
 
     # ------------------------------------------------------------ recipes and config
@@ -127,19 +120,15 @@ class AdversarialModel(GenerativeModel):
                                   "raise num_classes (labels keep their original numbers)")
 
     @classmethod
-    def _config_fields(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls.config_class) if f.name != "family"]
-
-    @classmethod
     def from_recipe(cls, recipe) -> "AdversarialModel":
         m, d = recipe.model, recipe.data
-        kwargs = {name: getattr(m, name) for name in cls._config_fields()}
+        kwargs = {name: getattr(m, name) for name in cls.config_fields()}
         return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed,
                    name=recipe.name.replace("-", "_"), **kwargs)
 
     def get_config(self):
         config = super().get_config()
-        for name in self._config_fields():
+        for name in self.config_fields():
             value = getattr(self, name)
             config[name] = list(value) if isinstance(value, tuple) else value
         config.update(image_shape=list(self.image_shape), seed=self.seed)
@@ -154,50 +143,8 @@ class AdversarialModel(GenerativeModel):
 
     # ------------------------------------------------------------ two optimizers
 
-    def compile(self, generator_optimizer="adam", discriminator_optimizer="adam", *, jit_compile="auto",
-                run_eagerly=False, steps_per_execution=1):
-        """Compile with one optimizer per network (instances, names or configs); builds their state."""
-        generator_optimizer = keras.optimizers.get(generator_optimizer)
-        discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
-        if generator_optimizer is discriminator_optimizer:
-            raise ValueError("the generator and the discriminator need two optimizer instances, not one shared")
-        super().compile(optimizer=None, jit_compile=jit_compile, run_eagerly=run_eagerly,
-                        steps_per_execution=steps_per_execution, auto_scale_loss=False)
-        self.generator_optimizer = self._loss_scaled(generator_optimizer, "generator")
-        self.discriminator_optimizer = self._loss_scaled(discriminator_optimizer, "discriminator")
-        self.build_optimizer_state()
-
-    def _loss_scaled(self, optimizer, role):
-        if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{role}_loss_scale_optimizer")
-        return optimizer
-
-    def compile_from_recipe(self, recipe) -> None:
-        self.compile(generator_optimizer=build_optimizer(recipe.optimizer["generator"]),
-                     discriminator_optimizer=build_optimizer(recipe.optimizer["discriminator"]),
-                     jit_compile=recipe.train.jit_compile)
-
-    def build_optimizer_state(self) -> None:
-        for optimizer, network in ((self.generator_optimizer, self.generator),
-                                   (self.discriminator_optimizer, self.discriminator)):
-            if optimizer is not None and not optimizer.built:
-                optimizer.build(network.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled or self.generator_optimizer is None:
-            return {}
-        return {"generator_optimizer": keras.optimizers.serialize(self.generator_optimizer),
-                "discriminator_optimizer": keras.optimizers.serialize(self.discriminator_optimizer),
-                "jit_compile": self.jit_compile, "run_eagerly": self.run_eagerly,
-                "steps_per_execution": self.steps_per_execution}
-
-    def compile_from_config(self, config):
-        if not config:
-            return
-        config = dict(config)
-        self.compile(generator_optimizer=keras.optimizers.deserialize(config.pop("generator_optimizer")),
-                     discriminator_optimizer=keras.optimizers.deserialize(config.pop("discriminator_optimizer")),
-                     **config)
+    def role_variables(self, role: str) -> list:
+        return (self.generator if role == "generator" else self.discriminator).trainable_variables
 
     # ------------------------------------------------------------ the networks
 
@@ -217,11 +164,8 @@ class AdversarialModel(GenerativeModel):
     # ------------------------------------------------------------ training
 
     def _seed(self, salt) -> tf.Tensor:
-        """A stateless seed for noise stream ``salt`` of the current step (and replica)."""
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, "int64") if context is not None else 0
-        stream = tf.constant(self.seed * 1_000_003 + salt * 1_009, "int64") + replica
-        return tf.stack([stream, tf.cast(self.train_steps.value, "int64")])
+        """A stateless seed for noise stream ``salt`` of the current train step."""
+        return self.step_seed(salt, self.train_steps.value)
 
     def _latents(self, n, salt) -> tf.Tensor:
         return tf.random.stateless_normal((n, self.latent_dim), seed=self._seed(salt), dtype="float32")

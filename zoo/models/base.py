@@ -117,6 +117,11 @@ class GenerativeModel(keras.Model):
     def from_recipe(cls, recipe) -> "GenerativeModel":
         raise NotImplementedError
 
+    @classmethod
+    def config_fields(cls) -> list[str]:
+        """The hyperparameters of ``config_class`` (all fields but ``family``)."""
+        return [f.name for f in dataclasses.fields(cls.config_class) if f.name != "family"]
+
     def compile_from_recipe(self, recipe) -> None:
         """Compile with the recipe's optimizer(s) and XLA setting."""
         self.compile(optimizer=build_optimizer(recipe.optimizer["default"]), jit_compile=recipe.train.jit_compile)
@@ -147,6 +152,17 @@ class GenerativeModel(keras.Model):
         """Classes a conditional model takes as labels; 0 for an unconditional one."""
         return 0
 
+    def step_seed(self, stream: int, step) -> tf.Tensor:
+        """A stateless seed for noise ``stream`` of training step ``step`` on this replica.
+
+        Training noise keyed to a step count that checkpoints save (not to a stateful generator,
+        whose state they do not) makes a resumed run draw exactly what an uninterrupted one would.
+        """
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group, "int32") if context is not None else 0
+        stream_key = tf.constant((self.seed * 8 + stream) % 2**31, "int32")
+        return tf.stack([stream_key, tf.cast(step, "int32") * 64 + replica])
+
     @property
     def _default_save_signature(self):
         # Keras would trace ``self(inputs)`` as a SavedModel signature; artifacts declare their
@@ -175,6 +191,72 @@ class GenerativeModel(keras.Model):
         if z.shape.rank != 2 or z.shape[1] != dim:
             raise InputShapeError(f"{what} must have shape (batch, {dim}), got {tuple(z.shape)}")
         return tf.cast(z, "float32")
+
+
+class MultiOptimizerModel(GenerativeModel):
+    """A family trained with one optimizer per role, held as ``<role>_optimizer`` attributes.
+
+    Keras compiles a single optimizer and wraps only that one in a ``LossScaleOptimizer`` under
+    mixed_float16. This class compiles one per role (the recipe's ``[optimizer.<role>]``), wraps each
+    itself, builds each on its role's variables (:meth:`role_variables`), and round-trips them through
+    ``get_compile_config``/``compile_from_config`` so that ``.keras`` files keep their state. A saved
+    ``train_steps`` counter keys each step's noise (:meth:`GenerativeModel.step_seed`).
+    """
+
+    optimizer_roles: ClassVar[tuple[str, ...]] = ("generator", "discriminator")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for role in self.optimizer_roles:
+            setattr(self, f"{role}_optimizer", None)
+        self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                           name="train_steps", aggregation="only_first_replica")
+
+    def role_variables(self, role: str) -> list:
+        """The trainable variables the ``role`` optimizer updates."""
+        raise NotImplementedError
+
+    def compile(self, *optimizers, jit_compile="auto", run_eagerly=False, steps_per_execution=1, **named):
+        """Compile with one optimizer per role, given in role order or as ``<role>_optimizer=``; builds their state."""
+        chosen = dict(zip(self.optimizer_roles, optimizers))
+        for role in self.optimizer_roles:
+            chosen.setdefault(role, named.pop(f"{role}_optimizer", "adam"))
+        if named:
+            raise TypeError(f"unknown compile arguments {sorted(named)}; optimizers are "
+                            f"{', '.join(r + '_optimizer' for r in self.optimizer_roles)}")
+        chosen = {role: keras.optimizers.get(optimizer) for role, optimizer in chosen.items()}
+        if len({id(o) for o in chosen.values()}) < len(chosen):
+            raise ValueError(f"the roles {', '.join(self.optimizer_roles)} need one optimizer instance each, not a shared one")
+        super().compile(optimizer=None, jit_compile=jit_compile, run_eagerly=run_eagerly,
+                        steps_per_execution=steps_per_execution, auto_scale_loss=False)
+        for role, optimizer in chosen.items():
+            if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{role}_loss_scale_optimizer")
+            setattr(self, f"{role}_optimizer", optimizer)
+        self.build_optimizer_state()
+
+    def compile_from_recipe(self, recipe) -> None:
+        self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role]) for role in self.optimizer_roles},
+                     jit_compile=recipe.train.jit_compile)
+
+    def build_optimizer_state(self) -> None:
+        for role in self.optimizer_roles:
+            optimizer = getattr(self, f"{role}_optimizer")
+            if optimizer is not None and not optimizer.built:
+                optimizer.build(self.role_variables(role))
+
+    def get_compile_config(self):
+        if not self.compiled or getattr(self, f"{self.optimizer_roles[0]}_optimizer") is None:
+            return {}
+        optimizers = {f"{role}_optimizer": keras.optimizers.serialize(getattr(self, f"{role}_optimizer"))
+                      for role in self.optimizer_roles}
+        return {**optimizers, "jit_compile": self.jit_compile, "run_eagerly": self.run_eagerly,
+                "steps_per_execution": self.steps_per_execution}
+
+    def compile_from_config(self, config):
+        if config:
+            self.compile(**{key: keras.optimizers.deserialize(value) if key.endswith("_optimizer") else value
+                            for key, value in config.items()})
 
 
 def build_optimizer(cfg) -> keras.optimizers.Optimizer:

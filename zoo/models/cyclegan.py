@@ -24,7 +24,6 @@ uninterrupted one would.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import keras
@@ -35,7 +34,7 @@ from zoo import blocks
 from zoo.config import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.adversarial import VALUE_RANGE, AdversarialModel
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, build_optimizer, register_family
+from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo, register_family
 
 DIRECTIONS = ("a2b", "b2a")
 SIZE_FACTOR = 4  # the generators' two stride-2 downsamplings
@@ -161,10 +160,9 @@ def cycle_loss(real_a, real_b, fake_a, fake_b, generator_a2b, generator_b2a, tra
 
 
 @register_family
-class CycleGAN(GenerativeModel):
+class CycleGAN(MultiOptimizerModel):
     family = "cyclegan"
     config_class = CycleGANConfig
-    optimizer_roles = ("generator", "discriminator")  # generator: both generators; discriminator: both discriminators
     optimizer_defaults = AdversarialModel.optimizer_defaults  # Adam 2e-4, beta_1 0.5, as in the paper
     preview_file = "translations.png"
     tracked = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
@@ -189,11 +187,7 @@ class CycleGAN(GenerativeModel):
                                                           name="discriminator_b", dtype=policy)
         self.pool_a = ImagePool(self.pool_size, self.image_shape, name="pool_a")  # fakes of A, for D_A
         self.pool_b = ImagePool(self.pool_size, self.image_shape, name="pool_b")
-        # Counts train steps; keys the pools' draws, so resuming from a checkpoint draws the same.
-        self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
-                                           name="train_steps", aggregation="only_first_replica")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked}
-        self.generator_optimizer = self.discriminator_optimizer = None
         self.built = True  # the networks are functional models, built above
 
     # ------------------------------------------------------------ recipes and config
@@ -209,64 +203,22 @@ class CycleGAN(GenerativeModel):
                               f"generators' two stride-2 downsamplings in {where} need; change data.image_size")
 
     @classmethod
-    def _config_fields(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls.config_class) if f.name != "family"]
-
-    @classmethod
     def from_recipe(cls, recipe) -> "CycleGAN":
         d = recipe.data
         return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed, name=recipe.name.replace("-", "_"),
-                   **{name: getattr(recipe.model, name) for name in cls._config_fields()})
+                   **{name: getattr(recipe.model, name) for name in cls.config_fields()})
 
     def get_config(self):
-        fields = {name: getattr(self, name) for name in self._config_fields()}
+        fields = {name: getattr(self, name) for name in self.config_fields()}
         return {**super().get_config(), **fields, "image_shape": list(self.image_shape), "seed": self.seed}
 
     # ------------------------------------------------------------ two optimizers
 
-    def _role_variables(self, role: str) -> list:
+    def role_variables(self, role: str) -> list:
+        """One optimizer updates both generators, the other both discriminators (as in the reference)."""
         networks = {"generator": (self.generator_a2b, self.generator_b2a),
                     "discriminator": (self.discriminator_a, self.discriminator_b)}[role]
         return [v for network in networks for v in network.trainable_variables]
-
-    def compile(self, generator_optimizer="adam", discriminator_optimizer="adam", **options):
-        """Compile with one optimizer for both generators and one for both discriminators; builds their state.
-
-        ``options`` are ``Model.compile``'s ``jit_compile``, ``run_eagerly`` and ``steps_per_execution``.
-        """
-        chosen = {"generator": keras.optimizers.get(generator_optimizer),
-                  "discriminator": keras.optimizers.get(discriminator_optimizer)}
-        if chosen["generator"] is chosen["discriminator"]:
-            raise ValueError("the generators and the discriminators need two optimizer instances, not one shared")
-        super().compile(optimizer=None, auto_scale_loss=False, **options)
-        for role, optimizer in chosen.items():
-            if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{role}_loss_scale_optimizer")
-            setattr(self, f"{role}_optimizer", optimizer)
-        self.build_optimizer_state()
-
-    def compile_from_recipe(self, recipe) -> None:
-        self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role]) for role in self.optimizer_roles},
-                     jit_compile=recipe.train.jit_compile)
-
-    def build_optimizer_state(self) -> None:
-        for role in self.optimizer_roles:
-            optimizer = getattr(self, f"{role}_optimizer")
-            if optimizer is not None and not optimizer.built:
-                optimizer.build(self._role_variables(role))
-
-    def get_compile_config(self):
-        if not self.compiled or self.generator_optimizer is None:
-            return {}
-        optimizers = {f"{role}_optimizer": keras.optimizers.serialize(getattr(self, f"{role}_optimizer"))
-                      for role in self.optimizer_roles}
-        return {**optimizers, "jit_compile": self.jit_compile, "run_eagerly": self.run_eagerly,
-                "steps_per_execution": self.steps_per_execution}
-
-    def compile_from_config(self, config):
-        if config:
-            self.compile(**{key: keras.optimizers.deserialize(value) if key.endswith("_optimizer") else value
-                            for key, value in config.items()})
 
     # ------------------------------------------------------------ the networks
 
@@ -281,11 +233,8 @@ class CycleGAN(GenerativeModel):
     # ------------------------------------------------------------ training
 
     def _seed(self, salt: int) -> tf.Tensor:
-        """A stateless seed for draw ``salt`` of the current step (and replica)."""
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, "int64") if context is not None else 0
-        return tf.stack([tf.constant(self.seed * 1_000_003 + salt, "int64") + replica,
-                         tf.cast(self.train_steps.value, "int64")])
+        """A stateless seed for draw ``salt`` of the current train step."""
+        return self.step_seed(salt, self.train_steps.value)
 
     @staticmethod
     def _domains(data):
@@ -317,7 +266,7 @@ class CycleGAN(GenerativeModel):
         return {"loss": tf.nn.compute_average_loss(total), "d_loss": tf.reduce_mean(total)}
 
     def _update(self, role: str, losses_fn) -> dict:
-        optimizer, variables = getattr(self, f"{role}_optimizer"), self._role_variables(role)
+        optimizer, variables = getattr(self, f"{role}_optimizer"), self.role_variables(role)
         with tf.GradientTape() as tape:
             losses = losses_fn()
             scaled_loss = optimizer.scale_loss(losses["loss"])  # a LossScaleOptimizer multiplies by its scale

@@ -186,17 +186,6 @@ class VAE(GenerativeModel):
         """The likelihood's mean: what a decoded image is."""
         return self.likelihood(z, labels).mean()
 
-    def _noise_seed(self, stream: int):
-        """A stateless seed for one noise stream (0: binarization, 1: z) of the current training step.
-
-        It is made of the seed, the stream, the replica and the optimizer's step count, which
-        checkpoints save: a resumed run draws exactly the noise an uninterrupted one would.
-        """
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, "int32") if context is not None else 0
-        step = tf.cast(self.optimizer.iterations, "int32")
-        return tf.stack([tf.constant(self.seed * 8 + stream, "int32"), step * 64 + replica])
-
     # ------------------------------------------------------------ training
 
     def _unpack(self, data):
@@ -245,9 +234,11 @@ class VAE(GenerativeModel):
 
     def train_step(self, data):
         images, labels = self._unpack(data)
-        targets = self._targets(images, self._noise_seed(0))
+        # Noise streams 0 (binarization) and 1 (z), keyed to the optimizer's saved step count.
+        step = self.optimizer.iterations
+        targets = self._targets(images, self.step_seed(0, step))
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(targets, labels, training=True, seed=self._noise_seed(1))
+            terms = self.elbo_terms(targets, labels, training=True, seed=self.step_seed(1, step))
             objective = self._objective(terms.reconstruction, tf.reduce_sum(terms.kl_per_dim, axis=-1))
             loss = tf.nn.compute_average_loss(objective)  # over the global batch, for tf.distribute
             scaled_loss = self.optimizer.scale_loss(loss)
