@@ -25,7 +25,9 @@ def measure(recipe, precision: str, jit: bool, steps: int, warmup: int = 5) -> f
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(recipe.train.seed)
     model = get_family(recipe.family).from_recipe(recipe)
-    model.compile_from_recipe(recipe.replace(train=dataclasses.replace(recipe.train, jit_compile=jit)))
+    # steps_per_epoch only shapes epoch-based learning-rate schedules (CycleGAN's), not the speed.
+    model.compile_from_recipe(recipe.replace(train=dataclasses.replace(recipe.train, jit_compile=jit)),
+                              steps_per_epoch=1000)
     model.build_optimizer_state()  # every optimizer (GANs have two), as the runner does
     if model.jit_compile != jit:  # Keras drops XLA silently under op determinism: never report such a figure
         raise SystemExit(f"jit_compile={jit} was not applied (op determinism is on?); nothing measured")
@@ -33,8 +35,10 @@ def measure(recipe, precision: str, jit: bool, steps: int, warmup: int = 5) -> f
     low, high = recipe.data.value_range
     rng = np.random.default_rng(0)
     batch = rng.uniform(low, high, shape).astype("float32")
-    # Conditional families train on (images, labels) batches.
+    # Conditional families train on (images, labels) batches, translation families on (domain A, domain B).
     labels = rng.integers(0, model.num_classes, shape[0]).astype("int32") if recipe.data.labels else None
+    if model.two_domains:
+        labels = rng.uniform(low, high, shape).astype("float32")
     for _ in range(warmup):
         model.train_on_batch(batch, labels)
     began = time.perf_counter()

@@ -1,16 +1,24 @@
 """CycleGAN: the image pool's rule, the learning-rate schedule, the losses, training on real data, saving."""
 
+import json
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from zoo import blocks
-from zoo.config import DataConfig
+from conftest import ROOT, run_zoo
+from zoo import blocks, data, images
+from zoo.config import DataConfig, DomainConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
-from zoo.errors import InputShapeError
+from zoo.errors import InputShapeError, RecipeError
 from zoo.models import CycleGAN
 from zoo.models.cyclegan import ConstantThenLinearDecay, ImagePool, cycle_loss
+from zoo.training import build_model
 
 TINY = dict(image_shape=(32, 32, 1), filters=4, n_res_blocks=1, disc_filters=4, n_layers=2, pool_size=4)
 SNEAKER, ANKLE_BOOT = 7, 9
@@ -153,9 +161,9 @@ def test_save_and_load_translates_the_same(domains, tmp_path):
     model.save(tmp_path / "cyclegan.keras")
     loaded = keras.models.load_model(tmp_path / "cyclegan.keras")
     assert isinstance(loaded, CycleGAN) and loaded.get_config() == model.get_config()
-    for direction, images in (("a2b", a), ("b2a", b)):
-        np.testing.assert_array_equal(loaded.translate(images, direction).numpy(),
-                                      model.translate(images, direction).numpy())
+    for direction, batch in (("a2b", a), ("b2a", b)):
+        np.testing.assert_array_equal(loaded.translate(batch, direction).numpy(),
+                                      model.translate(batch, direction).numpy())
     np.testing.assert_array_equal(loaded.pool_b.images.numpy(), model.pool_b.images.numpy())
     assert int(loaded.train_steps.numpy()) == 2
     schedule = keras.optimizers.serialize(loaded.discriminator_optimizer)["config"]["learning_rate"]
@@ -177,3 +185,171 @@ def test_translate_a_sneaker(domains):
         model.translate(np.zeros((1, 32, 32, 1), "uint8"))
     with pytest.raises(InputShapeError, match=r"\(batch, height, width, 1\)"):
         model.translate(np.zeros((1, 32, 32, 3), "float32"))
+
+
+# ---------------------------------------------------------------- two domains, augmentation, the recipe
+
+
+SNEAKER2BOOT = ROOT / "recipes" / "cyclegan_sneaker2boot.toml"
+TINY_WIDTHS = ["model.filters=4", "model.n_res_blocks=1", "model.disc_filters=4", "model.pool_size=4"]
+
+
+def save_pngs(folder, pixels):
+    folder.mkdir(parents=True)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def test_recipe_streams_unpaired_sneakers_and_boots(data_dir):
+    recipe = load_recipe(SNEAKER2BOOT)
+    stream, steps = data.train_stream(recipe.data, 8, seed=0, start_epoch=0, epochs=1, steps_per_epoch=3,
+                                      data_dir=data_dir)
+    assert steps == 3
+    sneakers, boots = (example_batch(d, 2000, data_dir=data_dir, split="train")[0] for d in data.domain_configs(recipe.data))
+    for a, b in stream:
+        assert a.shape == b.shape == (8, 32, 32, 1) and a.numpy().min() >= -1.0 and a.numpy().max() <= 1.0
+    # A is made of sneakers, B of boots: a boot's silhouette reaches higher in the image than a sneaker's.
+    rows_used = lambda x: float(np.mean(np.max(x, axis=(2, 3)) > -0.5))  # noqa: E731
+    assert rows_used(boots) > rows_used(sneakers) + 0.2
+    assert rows_used(b.numpy()) > rows_used(a.numpy())
+    images, domains = example_batch(recipe.data, 6, data_dir=data_dir)
+    assert list(domains) == [0, 1, 0, 1, 0, 1] and images.shape == (6, 32, 32, 1)
+    assert all(isinstance(batch, tuple) and len(batch) == 2 for batch in data.eval_dataset(recipe.data, 8, steps=2,
+                                                                                              data_dir=data_dir))
+
+
+def test_smaller_domain_is_cycled_and_resume_sees_the_same_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    folder_a = save_pngs(tmp_path / "a", rng.integers(0, 255, (10, 8, 8), dtype="uint8"))
+    folder_b = save_pngs(tmp_path / "b", rng.integers(0, 255, (4, 8, 8), dtype="uint8"))
+    cfg = DataConfig(image_size=(8, 8), value_range=(-1.0, 1.0), load_size=(10, 12), random_flip=True,
+                     domain_a=DomainConfig(file=str(folder_a)), domain_b=DomainConfig(file=str(folder_b)))
+    stream, steps = data.train_stream(cfg, 2, seed=3, start_epoch=0, epochs=2)
+    assert steps == 5  # one pass over the larger domain
+    batches = [(a.numpy(), b.numpy()) for a, b in stream]
+    assert len(batches) == 10
+    resumed = [(a.numpy(), b.numpy()) for a, b in data.train_stream(cfg, 2, seed=3, start_epoch=1, epochs=2)[0]]
+    for (a, b), (ra, rb) in zip(batches[5:], resumed):  # shuffles and augmentation keyed to the epoch and batch
+        np.testing.assert_array_equal(a, ra)
+        np.testing.assert_array_equal(b, rb)
+
+
+def test_augmentation_crops_from_the_enlarged_image_and_flips():
+    cfg = DataConfig(image_size=(8, 8), load_size=(11, 12), random_flip=True)
+    images = np.random.default_rng(1).uniform(0, 1, (64, 8, 8, 1)).astype("float32")
+    out = data.augment(images, cfg, tf.constant([5, 0], "int64")).numpy()
+    np.testing.assert_array_equal(out, data.augment(images, cfg, tf.constant([5, 0], "int64")).numpy())
+    assert out.shape == images.shape and out.min() >= 0.0 and out.max() <= 1.0
+    enlarged = tf.image.resize(images, (11, 12)).numpy()
+    offsets, flips = set(), 0
+    for image, big, in zip(out, enlarged):
+        windows = {(top, left, flip) for top in range(4) for left in range(5) for flip in (False, True)
+                   if np.allclose((big[:, ::-1] if flip else big)[top:top + 8, left:left + 8], image)}
+        assert windows, "every output is a window of the resized image, or of its mirror"
+        top, left, flip = sorted(windows)[0]
+        offsets.add((top, left))
+        flips += flip
+    assert len(offsets) > 5 and 10 < flips < 54  # crops vary; about half are flipped
+    plain = replace(cfg, load_size=(), random_flip=False)
+    np.testing.assert_array_equal(data.augment(images, plain, tf.constant([5, 0], "int64")).numpy(), images)
+
+
+def test_recipe_checks_name_the_fix():
+    raw = tomllib.loads(SNEAKER2BOOT.read_text())
+    with pytest.raises(RecipeError, match=r"decay_epochs = 30 .* more than train.epochs = 20"):
+        recipe_from_dict(raw, overrides=["model.decay_epochs=30"])
+    without = {**raw, "data": {k: v for k, v in raw["data"].items() if not k.startswith("domain")}}
+    with pytest.raises(RecipeError, match=r"two domains: add \[data.domain_a\]"):
+        recipe_from_dict(without)
+    with pytest.raises(RecipeError, match="set both"):
+        recipe_from_dict({**raw, "data": {k: v for k, v in raw["data"].items() if k != "domain_b"}})
+    with pytest.raises(RecipeError, match="load_size .* at least image_size"):
+        recipe_from_dict(raw, overrides=["data.load_size=[30, 30]"])
+    with pytest.raises(RecipeError, match=r"unknown key 'clases' in \[data.domain_a\].*did you mean 'classes'"):
+        recipe_from_dict(raw, overrides=["data.domain_a.clases=[7]"])
+    autoencoder = tomllib.loads(Path(ROOT / "recipes" / "ae_fashion_mnist.toml").read_text())
+    with pytest.raises(RecipeError, match="for two-domain families"):
+        recipe_from_dict(autoencoder, overrides=["data.domain_a.classes=[7]", "data.domain_b.classes=[9]"])
+
+
+def test_recipe_learning_rate_decays_over_the_last_epochs():
+    recipe = load_recipe(SNEAKER2BOOT, overrides=TINY_WIDTHS)  # 20 epochs, the last 10 decaying
+    model = build_model(recipe, steps_per_epoch=100)
+    for optimizer in (model.generator_optimizer, model.discriminator_optimizer):
+        schedule = optimizer._learning_rate
+        assert isinstance(schedule, ConstantThenLinearDecay)
+        assert float(schedule(0)) == pytest.approx(2e-4)
+        assert float(schedule(1000)) == pytest.approx(2e-4)  # the start of decay, after 10 epochs
+        assert float(schedule(1500)) == pytest.approx(1e-4)
+        assert float(schedule(2000)) == 0.0  # the end of the run
+    with pytest.raises(RecipeError, match="steps per epoch"):
+        build_model(recipe)
+
+
+def test_train_on_two_folders_export_and_translate(tmp_path, data_dir):
+    """The user's path: two folders of images, `zoo train --domain-a --domain-b`, the artifact, `zoo translate`."""
+    fashion = np.load(data_dir / "fashion_mnist.npz")
+    x, y = fashion["x_test"], fashion["y_test"]
+    folder_a = save_pngs(tmp_path / "sneakers", x[y == SNEAKER][:24])
+    folder_b = save_pngs(tmp_path / "boots", x[y == ANKLE_BOOT][:16])
+    run = tmp_path / "run"
+    sets = [f"--set={s}" for s in [*TINY_WIDTHS, "train.epochs=2", "model.decay_epochs=1", "train.batch_size=4",
+                                   "train.validation_steps=1", "export.num_examples=4"]]
+    result = run_zoo("train", SNEAKER2BOOT, "--out", run, "--domain-a", folder_a, "--domain-b", folder_b, *sets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = [line.split(",") for line in (run / "history.csv").read_text().splitlines()]
+    assert len(history) == 3 and all(np.isfinite(float(v)) for v in history[-1][1:])
+    saved = load_recipe(run / "recipe.toml")
+    assert saved.data.domain_a.file == str(folder_a) and saved.data.domain_a.classes == ()  # folders replace classes
+
+    export = run / "export"
+    metadata = json.loads((export / "metadata.json").read_text())
+    assert metadata["parity"]["max_abs_diff"] <= 1e-4
+    sizes = {case for fmt in metadata["parity"]["by_format"].values() for ep in fmt.values() for case in ep}
+    assert sizes == {"batch_1_32x32", "batch_7_32x32", "batch_1_48x40", "batch_7_48x40"}  # two image sizes
+    assert set(metadata["parity"]["by_format"]["onnx"]) == {"generator_a2b.onnx", "generator_b2a.onnx"}
+    assert "domain A: " in metadata["dataset"]["train"] and "24 images" in metadata["dataset"]["train"]
+
+    # ONNX generators take any batch, height and width; examples.npz holds test vectors per direction.
+    import onnxruntime as ort
+    examples = np.load(export / "examples.npz")
+    session = ort.InferenceSession(str(export / "generator_b2a.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"images_b": examples["images_b"]})[0], examples["b2a.images_a"],
+                               atol=1e-4)
+    assert session.run(None, {"images_b": np.zeros((3, 20, 28, 1), "float32")})[0].shape == (3, 20, 28, 1)
+
+    out = tmp_path / "translated"
+    result = run_zoo("translate", export, folder_a, "--direction", "a2b", "-o", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == sorted([f"{i:02d}.png" for i in range(24)] + ["grid.png"])
+    sneaker = np.asarray(Image.open(out / "00.png"))
+    assert sneaker.shape == (32, 32) and sneaker.dtype == np.uint8  # a translated sneaker: 32x32 grey pixels
+    model = keras.models.load_model(export / "model.keras")
+    expected = model.translate(data.read_images(folder_a / "00.png", saved.data), "a2b").numpy()[0, ..., 0]
+    np.testing.assert_array_equal(sneaker, images.to_uint8(expected, (-1.0, 1.0)))
+    assert np.asarray(Image.open(out / "grid.png")).shape[1] > 8 * 32  # inputs beside their translations
+
+
+def test_256_recipe_shapes(tmp_path):
+    """The paper-sized recipe, checked for shapes only: horse2zebra-style folders in, 256x256 RGB out."""
+    rng = np.random.default_rng(0)
+    folders = []
+    for name, count in (("horses", 3), ("zebras", 2)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (300, 280, 3), dtype="uint8")).save(tmp_path / name / f"{i}.jpg")
+        folders.append(str(tmp_path / name))
+    recipe = load_recipe(ROOT / "recipes" / "cyclegan_256.toml",
+                         overrides=[f'data.domain_a.file="{folders[0]}"', f'data.domain_b.file="{folders[1]}"'])
+    stream, steps = data.train_stream(recipe.data, recipe.train.batch_size, seed=0, start_epoch=0, epochs=1)
+    a, b = next(iter(stream))
+    assert steps == 3 and a.shape == b.shape == (1, 256, 256, 3)  # resized, enlarged to 286, cropped back
+    model = build_model(recipe, steps_per_epoch=steps)
+    # The reference's networks have 11.378M and 2.765M parameters (ours lack the biases instance norm cancels).
+    assert model.n_res_blocks == 9 and 11.3e6 < model.generator_a2b.count_params() < 11.4e6
+    assert 2.7e6 < model.discriminator_a.count_params() < 2.8e6
+    assert model.translate(a, "a2b").shape == (1, 256, 256, 3)
+    assert model.discriminator_b(b).shape == (1, 32, 32, 1)  # one score per 70x70 patch
+    assert model.generator_optimizer._learning_rate.get_config()["epochs"] == 100  # then 100 decaying

@@ -185,7 +185,8 @@ def gan_discriminator(image_shape, filters, *, norm: str = "batch", name: str = 
 # from images to images of the same size, and a PatchGAN discriminator (Isola et al. 2017) that
 # scores overlapping patches. Both take any height and width (the generator: divisible by 4), and
 # use instance normalization as ``GroupNormalization(groups=-1)`` (one group per channel), so no
-# tensorflow-addons.
+# tensorflow-addons. As in the reference implementation, weights start from N(0, 0.02) and the
+# normalization learns no scale or offset.
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -208,9 +209,16 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+def _reference_init():
+    """The reference implementation's weights: N(0, 0.02)."""
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
 def _normalized(x, *, name: str, dtype, activation: str = "relu"):
-    """Instance normalization, then ``activation`` ("relu", "leaky_relu" with slope 0.2, or "none")."""
-    x = layers.GroupNormalization(groups=-1, epsilon=1e-5, dtype=dtype, name=f"{name}_in")(x)
+    """Instance normalization without learned scale and offset (as in the reference), then ``activation``
+    ("relu", "leaky_relu" with slope 0.2, or "none")."""
+    x = layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, dtype=dtype,
+                                  name=f"{name}_in")(x)
     if activation == "relu":
         return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)
     if activation == "leaky_relu":
@@ -221,7 +229,8 @@ def _normalized(x, *, name: str, dtype, activation: str = "relu"):
 def _c7s1(x, width: int, *, name: str, dtype, **conv_options):
     """The paper's c7s1-k: reflection padding 3, a 7x7 stride-1 convolution to ``width`` channels."""
     x = ReflectionPadding2D(3, dtype=dtype, name=f"{name}_pad")(x)
-    return layers.Conv2D(width, 7, padding="valid", dtype=dtype, name=f"{name}_conv", **conv_options)(x)
+    return layers.Conv2D(width, 7, padding="valid", kernel_initializer=_reference_init(), dtype=dtype,
+                         name=f"{name}_conv", **conv_options)(x)
 
 
 def _residual_block(x, width: int, *, name: str, dtype):
@@ -229,7 +238,8 @@ def _residual_block(x, width: int, *, name: str, dtype):
     y = x
     for j, activation in enumerate(("relu", "none")):
         y = ReflectionPadding2D(1, dtype=dtype, name=f"{name}_pad{j}")(y)
-        y = layers.Conv2D(width, 3, padding="valid", use_bias=False, dtype=dtype, name=f"{name}_conv{j}")(y)
+        y = layers.Conv2D(width, 3, padding="valid", use_bias=False, kernel_initializer=_reference_init(), dtype=dtype,
+                          name=f"{name}_conv{j}")(y)
         y = _normalized(y, name=f"{name}_conv{j}", dtype=dtype, activation=activation)
     return layers.Add(dtype=dtype, name=f"{name}_add")([x, y])
 
@@ -246,14 +256,14 @@ def resnet_generator(channels: int, filters: int = 64, n_res_blocks: int = 9, *,
     x = _c7s1(images, filters, name=f"{name}_c7s1", dtype=dtype, use_bias=False)
     x = _normalized(x, name=f"{name}_c7s1", dtype=dtype)
     for i in range(2):
-        x = layers.Conv2D(filters * 2 ** (i + 1), 3, strides=2, padding="same", use_bias=False, dtype=dtype,
-                          name=f"{name}_down{i}")(x)
+        x = layers.Conv2D(filters * 2 ** (i + 1), 3, strides=2, padding="same", use_bias=False,
+                          kernel_initializer=_reference_init(), dtype=dtype, name=f"{name}_down{i}")(x)
         x = _normalized(x, name=f"{name}_down{i}", dtype=dtype)
     for i in range(n_res_blocks):
         x = _residual_block(x, filters * 4, name=f"{name}_res{i}", dtype=dtype)
     for i in range(2):
         x = layers.Conv2DTranspose(filters * 2 ** (1 - i), 3, strides=2, padding="same", use_bias=False,
-                                   dtype=dtype, name=f"{name}_up{i}")(x)
+                                   kernel_initializer=_reference_init(), dtype=dtype, name=f"{name}_up{i}")(x)
         x = _normalized(x, name=f"{name}_up{i}", dtype=dtype)
     out = _c7s1(x, channels, name=f"{name}_out", dtype="float32", activation="tanh")
     return keras.Model(images, out, name=name)
@@ -271,11 +281,12 @@ def patch_discriminator(channels: int, filters: int = 64, n_layers: int = 3, *, 
     x = images
     for i in range(n_layers + 1):
         first, strides = i == 0, 2 if i < n_layers else 1
-        x = layers.Conv2D(filters * min(2**i, 8), 4, strides=strides, padding="same", use_bias=first, dtype=dtype,
-                          name=f"{name}_conv{i}")(x)
+        x = layers.Conv2D(filters * min(2**i, 8), 4, strides=strides, padding="same", use_bias=first,
+                          kernel_initializer=_reference_init(), dtype=dtype, name=f"{name}_conv{i}")(x)
         if first:
             x = layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_conv{i}_lrelu")(x)
         else:
             x = _normalized(x, name=f"{name}_conv{i}", dtype=dtype, activation="leaky_relu")
-    out = layers.Conv2D(1, 4, padding="same", dtype="float32", name=f"{name}_out")(x)
+    out = layers.Conv2D(1, 4, padding="same", kernel_initializer=_reference_init(), dtype="float32",
+                        name=f"{name}_out")(x)
     return keras.Model(images, out, name=name)

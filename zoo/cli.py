@@ -19,7 +19,12 @@ def _cmd_train(args) -> None:
     from zoo.config import load_recipe
     from zoo.training import train
 
-    recipe = load_recipe(args.recipe, overrides=args.set)
+    domains = []  # a folder replaces the recipe's choice of images for its domain (class subset, splits)
+    for key, folder in (("domain_a", args.domain_a), ("domain_b", args.domain_b)):
+        if folder:
+            domains += [f"data.{key}.file={json.dumps(str(Path(folder).expanduser().resolve()))}",
+                        f"data.{key}.classes=[]", f'data.{key}.split=""', f'data.{key}.eval_split=""']
+    recipe = load_recipe(args.recipe, overrides=[*args.set, *domains])
     run_dir = Path(args.out or Path("runs") / recipe.name)
     result = train(recipe, run_dir, data_dir=args.data_dir, resume=args.resume, export=not args.no_export)
     print(f"trained {recipe.name}: {result.epochs} epochs in {result.train_seconds:.0f} s, run folder {run_dir}")
@@ -94,6 +99,28 @@ def _cmd_sample(args) -> None:
     images.save_png(images.grid(samples, recipe.data.value_range), args.output, scale=args.scale)
     label = f", label {args.label}" if args.label is not None else ""
     print(f"wrote {args.output}: {args.n} samples, seed {args.seed}{label}")
+
+
+def _cmd_translate(args) -> None:
+    import numpy as np
+
+    from zoo import data, images
+    from zoo.errors import ZooError
+
+    model, recipe, folder = _load(args.name)
+    if not callable(getattr(model, "translate", None)):
+        raise ZooError(f"{folder.name} is a {recipe.family}, which does not translate images between domains")
+    batch, names = data.read_named_images(args.input, recipe.data)
+    out = Path(args.output)
+    translated = np.concatenate([np.asarray(model.translate(batch[i:i + 32], args.direction))
+                                 for i in range(0, len(batch), 32)])
+    for name, image in zip(names, translated):
+        images.save_png(images.grid(image[None], recipe.data.value_range, pad=0), out / f"{name}.png")
+    shown = np.stack([batch, translated], axis=1).reshape(-1, *batch.shape[1:])[: 2 * args.grid]
+    images.save_png(images.grid(shown, recipe.data.value_range, ncols=2 * min(4, len(batch))), out / "grid.png",
+                    scale=args.scale)
+    print(f"wrote {len(batch)} translated images ({args.direction}) to {out}, and {out / 'grid.png'}: "
+          f"each input beside its translation")
 
 
 def _need(model, method: str, folder, what: str):
@@ -234,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a recipe value, e.g. --set train.epochs=1 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run folder from its last checkpoint")
     p.add_argument("--no-export", action="store_true", help="skip the export at the end")
+    p.add_argument("--domain-a", metavar="DIR", help="two-domain recipes: domain A's folder of images (data.domain_a.file)")
+    p.add_argument("--domain-b", metavar="DIR", help="two-domain recipes: domain B's folder of images (data.domain_b.file)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("export", help="export a run's last checkpoint as an artifact folder")
@@ -259,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="samples.png")
     p.add_argument("--scale", type=int, default=2)
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("translate", help="translate images to the other domain (CycleGAN): PNGs and a side-by-side grid")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("input", help="an image, a folder of images, or an .npz/.npy")
+    p.add_argument("--direction", choices=("a2b", "b2a"), default="a2b", help="a2b (default) or b2a")
+    p.add_argument("-o", "--output", default="translations", help="folder to write (default translations/)")
+    p.add_argument("--grid", type=int, default=16, help="pairs shown in grid.png (default 16)")
+    p.add_argument("--scale", type=int, default=2, help="upscale grid.png by this factor")
+    p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("traverse", help="latent traversal grid: vary one latent dimension per row (VAE families)")
     p.add_argument("name", metavar="NAME_OR_PATH")

@@ -35,6 +35,24 @@ def spec(default, *, help: str = "", choices=None, min=None, max=None):
 
 
 @dataclass(frozen=True)
+class DomainConfig:
+    """One of the two image domains of an unpaired translation recipe (``[data.domain_a]``, ``[data.domain_b]``).
+
+    Each field left empty is taken from ``[data]``; a domain is a file or folder of its own, a class subset of
+    the dataset, or other splits of it (tensorflow-datasets' ``cycle_gan/horse2zebra`` has trainA, trainB, ...).
+    """
+
+    file: str = spec("", help="this domain's .npz or folder of images (else data.file / data.dataset)")
+    classes: tuple[int, ...] = spec((), help="this domain's labels in the dataset (else data.classes)")
+    split: str = spec("", help="split to train on (else data.split)")
+    eval_split: str = spec("", help="split for validation, previews and examples (else data.eval_split)")
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.file or self.classes or self.split or self.eval_split)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the images come from and how they are shaped for the model."""
 
@@ -50,6 +68,25 @@ class DataConfig:
     labels: bool = spec(False, help="yield (images, labels) instead of images")
     shuffle_buffer: int = spec(10_000, help="tf.data shuffle buffer for streamed sources", min=1)
     max_examples: int = spec(0, help="use at most this many examples per split (0 = all)", min=0)
+    load_size: tuple[int, ...] = spec((), help="training augmentation: resize to this (height, width), then crop "
+                                      "image_size back at random (CycleGAN's 286 -> 256); empty = off", min=1)
+    random_flip: bool = spec(False, help="training augmentation: flip each image left-right with probability 0.5")
+    domain_a: DomainConfig = spec(DomainConfig(), help="domain A of a two-domain (translation) recipe")
+    domain_b: DomainConfig = spec(DomainConfig(), help="domain B of a two-domain (translation) recipe")
+
+    def __post_init__(self):
+        if self.load_size:
+            if len(self.load_size) != 2:
+                raise ValueError(f"load_size must be [height, width] or empty, got {list(self.load_size)}")
+            if any(load < size for load, size in zip(self.load_size, self.image_size)):
+                raise ValueError(f"load_size {list(self.load_size)} must be at least image_size "
+                                 f"{list(self.image_size)}: images are resized up to it and cropped back")
+        if self.domain_a.is_set != self.domain_b.is_set:
+            raise ValueError("set both [data.domain_a] and [data.domain_b], or neither")
+
+    @property
+    def two_domains(self) -> bool:
+        return self.domain_a.is_set
 
 
 @dataclass(frozen=True)
@@ -140,7 +177,11 @@ def _plain(obj) -> dict:
     out = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        out[f.name] = [list(v) if isinstance(v, tuple) else v for v in value] if isinstance(value, tuple) else value
+        if dataclasses.is_dataclass(value):
+            value = _plain(value)
+        elif isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        out[f.name] = value
     return out
 
 
@@ -215,6 +256,10 @@ def build_dataclass(cls, raw: dict, where: str):
             raise _unknown_key(key, fields, where)
         meta = fields[key].metadata
         label = f"'{key}' in {where}"
+        if dataclasses.is_dataclass(hints[key]):  # a sub-table: [data] -> [data.domain_a]
+            table = where.replace("]", f".{key}]", 1) if where.startswith("[") else f"[{key}] in {where}"
+            values[key] = build_dataclass(hints[key], value, table)
+            continue
         value = _coerce(value, hints[key], label)
         choices = meta.get("choices")
         if choices is not None:
@@ -314,6 +359,13 @@ def recipe_from_dict(raw: dict, source: str = "", overrides=()) -> Recipe:
     if recipe.train.jit_compile and recipe.train.deterministic:
         raise RecipeError(f"train.jit_compile = true in {where} needs train.deterministic = false: Keras turns XLA off "
                           "under TensorFlow op determinism (set deterministic = false to train with XLA)")
+    if recipe.data.two_domains and not family.two_domains:
+        raise RecipeError(f"[data.domain_a] and [data.domain_b] in {where} are for two-domain families (cyclegan); "
+                          f"family {family_name} trains on one set of images: remove them")
+    if family.two_domains and not recipe.data.two_domains:
+        raise RecipeError(f"family {family_name} in {where} learns between two domains: add [data.domain_a] and "
+                          "[data.domain_b] tables (e.g. classes = [7] and classes = [9], or file = a folder each; "
+                          "`zoo train` also takes --domain-a DIR --domain-b DIR)")
     family.check_recipe(recipe)
     return recipe
 

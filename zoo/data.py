@@ -8,6 +8,7 @@ preprocessed float32 images (:func:`train_stream`, :func:`eval_dataset`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import io
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from zoo.config import DataConfig
+from zoo.config import DataConfig, DomainConfig
 from zoo.errors import DataError
 
 NPZ_SPLITS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
@@ -29,6 +30,7 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras.utils.i
 NETWORK_CHECK = ("storage.googleapis.com", 443)
 NETWORK_TIMEOUT = 3.0
 SEED_STRIDE = 1_000_003
+AUGMENT_SALT = 500_009  # keeps augmentation draws apart from the shuffles
 
 
 # ---------------------------------------------------------------- where files are
@@ -103,7 +105,7 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
     if cfg.file:
         path = _find_file(cfg.file, dirs)
         if path.is_dir():
-            images, labels, num_classes = _load_folder(path, cfg.channels)
+            images, labels, num_classes, _ = _load_folder(path, cfg.channels)
             where = f"{path} (folder, all images)"
         else:
             images, labels, num_classes = _load_npz_split(path, split)
@@ -232,7 +234,9 @@ def _as_uint8(array: np.ndarray, what: str) -> np.ndarray:
 
 
 def _load_folder(folder: Path, channels: int):
-    """All images under ``folder``, recursively; labels from the sorted immediate sub-folders, if there are any.
+    """All images under ``folder``, recursively: (uint8 pixels, labels or None, number of classes or None, file paths).
+
+    Labels come from the sorted immediate sub-folders, if there are any.
 
     With sub-folders, images directly in ``folder`` are ignored (Keras' rule). Images of different sizes are
     resized (bilinear) to the size of the first one.
@@ -273,10 +277,11 @@ def _load_folder(folder: Path, channels: int):
         raise DataError(f"an image under {folder} could not be decoded ({exc.message.splitlines()[0]}); "
                         f"remove or replace the corrupt file") from None
     pixels = np.round(np.clip(np.concatenate(images), 0, 255)).astype("uint8")
+    paths = [Path(p) for p in dataset.file_paths]
     if not has_classes:
-        return pixels, None, None
+        return pixels, None, None, paths
     class_names = getattr(probe, "class_names", None)
-    return pixels, np.concatenate(labels).astype("int32"), len(class_names) if class_names else None
+    return pixels, np.concatenate(labels).astype("int32"), len(class_names) if class_names else None, paths
 
 
 # ---------------------------------------------------------------- tensorflow-datasets
@@ -428,34 +433,76 @@ def _check_labels(source: Source, cfg: DataConfig) -> None:
 # ---------------------------------------------------------------- pipelines
 
 
+def domain_configs(cfg: DataConfig) -> tuple[DataConfig, DataConfig] | None:
+    """A two-domain recipe's ``[data]`` as one single-domain config per domain (A, B); None for one domain.
+
+    A domain's empty fields come from ``[data]``; everything else (size, range, augmentation) is shared.
+    """
+    if not cfg.two_domains:
+        return None
+
+    def one(domain):
+        return dataclasses.replace(cfg, file=domain.file or cfg.file, classes=domain.classes or cfg.classes,
+                                   split=domain.split or cfg.split, eval_split=domain.eval_split or cfg.eval_split,
+                                   domain_a=DomainConfig(), domain_b=DomainConfig())
+
+    return one(cfg.domain_a), one(cfg.domain_b)
+
+
+def describe(cfg: DataConfig, split: str, data_dir=None) -> str:
+    """What ``split`` of the recipe's data resolves to, e.g. for an artifact's metadata."""
+    domains = domain_configs(cfg)
+    if domains is None:
+        return load_split(cfg, split, data_dir).description
+    eval_side = split == cfg.eval_split
+    return "; ".join(f"domain {name}: " + load_split(d, d.eval_split if eval_side else d.split, data_dir).description
+                     for name, d in zip("AB", domains))
+
+
 def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: int, epochs: int,
                  steps_per_epoch: int = 0, data_dir=None) -> tuple[tf.data.Dataset, int]:
     """One finite dataset for epochs ``start_epoch..epochs-1``, exactly ``steps`` batches each; returns (dataset, steps).
 
-    Epoch ``e`` is shuffled with a seed made from ``(seed, e)`` alone, so a run resumed at epoch ``e`` sees the
-    same batches as an uninterrupted one. ``steps`` counts full batches, capped by ``steps_per_epoch`` when > 0.
-    Elements are float32 images, or ``(images, int32 labels)`` when ``cfg.labels``.
+    Epoch ``e`` is shuffled with a seed made from ``(seed, e)`` alone, and augmentation is keyed to the batch's
+    place in the run, so a run resumed at epoch ``e`` sees the same batches as an uninterrupted one. ``steps``
+    counts full batches, capped by ``steps_per_epoch`` when > 0. Elements are float32 images, or
+    ``(images, int32 labels)`` when ``cfg.labels``, or ``(images_a, images_b)`` for a two-domain recipe: an epoch
+    then passes once over the larger domain while the smaller one is cycled (unpaired batches, as in CycleGAN).
     """
-    source = load_split(cfg, cfg.split, data_dir)
-    _check_labels(source, cfg)
-    if source.size < batch_size:
-        raise DataError(f"{source.description} has fewer examples than one batch of {batch_size}; "
-                        f"lower train.batch_size or use more data")
-    steps = source.size // batch_size
+    domains = domain_configs(cfg)
+    configs = domains or (cfg,)
+    sources = [load_split(c, c.split, data_dir) for c in configs]
+    for source, c in zip(sources, configs):
+        _check_labels(source, c)
+        if source.size < batch_size:
+            raise DataError(f"{source.description} has fewer examples than one batch of {batch_size}; "
+                            f"lower train.batch_size or use more data")
+    steps = max(source.size for source in sources) // batch_size
     if steps_per_epoch > 0:
         steps = min(steps, steps_per_epoch)
+    streams = [_augmented(_epochs(source, c, batch_size, seed + stream * SEED_STRIDE, start_epoch, epochs, steps),
+                          c, seed + stream * SEED_STRIDE, first_batch=int(start_epoch) * steps)
+               for stream, (source, c) in enumerate(zip(sources, configs))]
+    dataset = streams[0] if domains is None else tf.data.Dataset.zip(tuple(streams))
+    return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _epochs(source: Source, cfg: DataConfig, batch_size: int, seed: int, start_epoch: int, epochs: int,
+            steps: int) -> tf.data.Dataset:
+    """``steps`` preprocessed batches per epoch, each epoch shuffled by ``(seed, epoch)``; cycles a small source."""
     with_labels = bool(cfg.labels)
     per_example = False
-
     if source.in_memory:
         images = tf.constant(source.images)
         labels = tf.constant(source.labels) if with_labels else None
         size = source.size
+        repeats = -(-steps * batch_size // size)  # > 1 only for the smaller of two domains
 
         def epoch(e):
             # A stateless permutation keyed by (seed, epoch): independent of any global RNG state.
             key = tf.stack([tf.constant(int(seed), tf.int64), e])
             order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=key)
+            order = tf.tile(order, [repeats])
             return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True).take(steps)
 
         def gather(index):
@@ -469,14 +516,52 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
         base, per_example = _maybe_preprocess_per_example(base, cfg, with_labels)
         # One shuffled pass per epoch with a Python-int seed: tf.data cannot take a symbolic seed
         # when the global seed is 0 (its get_seed compares the seed pair with (0, 0)).
-        passes = [base.shuffle(buffer, seed=int(seed) * SEED_STRIDE + e, reshuffle_each_iteration=False)
+        passes = [base.shuffle(buffer, seed=int(seed) * SEED_STRIDE + e, reshuffle_each_iteration=False).repeat()
                   .batch(batch_size, drop_remainder=True).take(steps) for e in range(int(start_epoch), int(epochs))]
         dataset = passes[0] if passes else base.batch(batch_size, drop_remainder=True).take(0)
         for more in passes[1:]:
             dataset = dataset.concatenate(more)
     if not per_example:
         dataset = dataset.map(_batch_fn(cfg, with_labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE), steps
+    return dataset
+
+
+def augment(images, cfg: DataConfig, seed) -> tf.Tensor:
+    """The training augmentation of a preprocessed batch, per image: CycleGAN's resize up to ``cfg.load_size``
+    and random crop back to ``cfg.image_size``, then a left-right flip with probability 0.5 (``cfg.random_flip``).
+
+    ``seed`` is a stateless seed, shape (2,): the same seed gives the same crops and flips.
+    """
+    x = tf.convert_to_tensor(images)
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    n = tf.shape(x)[0]
+    if cfg.load_size:
+        (height, width), (load_height, load_width) = cfg.image_size, cfg.load_size
+        x = tf.image.resize(x, (load_height, load_width))
+        row_seed, col_seed = tf.unstack(tf.random.experimental.stateless_split(crop_seed, 2))
+        top = tf.random.stateless_uniform((n, 1), row_seed, maxval=load_height - height + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform((n, 1), col_seed, maxval=load_width - width + 1, dtype=tf.int32)
+        x = tf.gather(x, top + tf.range(height)[None], axis=1, batch_dims=1)
+        x = tf.gather(x, left + tf.range(width)[None], axis=2, batch_dims=1)
+    if cfg.random_flip:
+        flip = tf.random.stateless_uniform((n,), flip_seed) < 0.5
+        x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
+    return x
+
+
+def _augmented(dataset: tf.data.Dataset, cfg: DataConfig, seed: int, first_batch: int) -> tf.data.Dataset:
+    """``dataset`` with :func:`augment` applied, each batch keyed to its index in the whole run."""
+    if not (cfg.load_size or cfg.random_flip):
+        return dataset
+    salt = tf.constant(int(seed) + AUGMENT_SALT, tf.int64)
+
+    def one(index, batch):
+        key = tf.stack([salt, index])
+        if cfg.labels:
+            return augment(batch[0], cfg, key), batch[1]
+        return augment(batch, cfg, key)
+
+    return dataset.enumerate(start=first_batch).map(one, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _maybe_preprocess_per_example(dataset, cfg, with_labels):
@@ -493,7 +578,13 @@ def _maybe_preprocess_per_example(dataset, cfg, with_labels):
 
 
 def eval_dataset(cfg: DataConfig, batch_size: int, *, steps: int = 0, data_dir=None) -> tf.data.Dataset:
-    """``cfg.eval_split`` in order, batched with the last partial batch kept, at most ``steps`` batches when > 0."""
+    """``cfg.eval_split`` in order, batched with the last partial batch kept, at most ``steps`` batches when > 0.
+
+    A two-domain recipe gives ``(images_a, images_b)`` batches until the smaller domain's eval split ends.
+    """
+    domains = domain_configs(cfg)
+    if domains is not None:
+        return tf.data.Dataset.zip(tuple(eval_dataset(d, batch_size, steps=steps, data_dir=data_dir) for d in domains))
     source = load_split(cfg, cfg.eval_split, data_dir)
     _check_labels(source, cfg)
     with_labels = bool(cfg.labels)
@@ -515,8 +606,19 @@ def eval_dataset(cfg: DataConfig, batch_size: int, *, steps: int = 0, data_dir=N
 def example_batch(cfg: DataConfig, n: int, *, data_dir=None, split: str | None = None):
     """The first ``n`` examples of the eval split (or ``split``), preprocessed: (float32 images, int32 labels or None).
 
-    Deterministic; returns fewer than ``n`` when the split is smaller.
+    Deterministic; returns fewer than ``n`` when the split is smaller. For a two-domain recipe: the first
+    ``ceil(n / 2)`` images of domain A and the first ``n // 2`` of domain B, alternating A, B, A, ..., labelled
+    with their domain (0 = A, 1 = B).
     """
+    domains = domain_configs(cfg)
+    if domains is not None:
+        images_a, images_b = (example_batch(d, count, data_dir=data_dir, split=split)[0] if count else None
+                              for d, count in zip(domains, ((n + 1) // 2, n // 2)))
+        if images_b is None:
+            return images_a, np.zeros(len(images_a), "int32")
+        order = [(0, i) for i in range(len(images_a))] + [(1, i) for i in range(len(images_b))]
+        order.sort(key=lambda item: (item[1], item[0]))  # A, B, A, B, ...: any prefix holds both domains
+        return (np.stack([(images_a, images_b)[d][i] for d, i in order]), np.asarray([d for d, _ in order], "int32"))
     source = load_split(cfg, split or cfg.eval_split, data_dir)
     if source.in_memory:
         images, labels = source.images[:n], None if source.labels is None else source.labels[:n]
@@ -539,17 +641,24 @@ def example_batch(cfg: DataConfig, n: int, *, data_dir=None, split: str | None =
 
 
 def read_images(path, cfg: DataConfig) -> np.ndarray:
-    """Images for ``zoo reconstruct --input``, preprocessed to float32 (N, H, W, C).
+    """Images for ``zoo reconstruct --input`` and ``zoo translate``, preprocessed to float32 (N, H, W, C).
 
     ``path`` is a .npz (x_test, else x_train, else its only array), a .npy, one image file
     (png/jpg/jpeg/bmp/gif), or a folder of images (searched recursively).
     """
+    return read_named_images(path, cfg)[0]
+
+
+def read_named_images(path, cfg: DataConfig) -> tuple[np.ndarray, list[str]]:
+    """:func:`read_images` and a name per image: its file's path below the folder (without suffix), its
+    file's stem, or ``<array>-NNNN`` for the images of an array."""
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"input {path} does not exist; pass an image, a folder of images, a .npy or a .npz")
     if path.is_dir():
-        pixels, _, _ = _load_folder(path, cfg.channels)
-        return preprocess(pixels, cfg).numpy()
+        pixels, _, _, paths = _load_folder(path, cfg.channels)
+        names = [p.relative_to(path).with_suffix("").as_posix() for p in paths]
+        return preprocess(pixels, cfg).numpy(), names
     suffix = path.suffix.lower()
     if suffix == ".npz":
         arrays = _npz(path)
@@ -559,13 +668,15 @@ def read_images(path, cfg: DataConfig) -> np.ndarray:
                 raise DataError(f"{path} holds {', '.join(arrays) or 'no arrays'}; expected x_test, x_train or a "
                                 f"single array of images")
             key = next(iter(arrays))
-        return _array_to_batch(arrays[key], f"{path} [{key}]", cfg)
+        batch = _array_to_batch(arrays[key], f"{path} [{key}]", cfg)
+        return batch, [f"{path.stem}-{key}-{i:04d}" for i in range(len(batch))]
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as exc:
             raise DataError(f"{path} is not a readable .npy file ({exc}); save images with numpy.save") from None
-        return _array_to_batch(array, str(path), cfg)
+        batch = _array_to_batch(array, str(path), cfg)
+        return batch, [f"{path.stem}-{i:04d}" for i in range(len(batch))]
     if suffix in IMAGE_SUFFIXES:
         from PIL import Image
 
@@ -575,7 +686,7 @@ def read_images(path, cfg: DataConfig) -> np.ndarray:
                 pixels = np.asarray(image.convert("L" if cfg.channels == 1 else "RGB"))
         except Exception as exc:
             raise DataError(f"{path} is not a readable image ({exc}); pass a valid png, jpg, bmp or gif") from None
-        return preprocess(pixels[None], cfg).numpy()
+        return preprocess(pixels[None], cfg).numpy(), [path.stem]
     raise DataError(f"input {path} has an unsupported type '{suffix}'; pass an image "
                     f"({', '.join(IMAGE_SUFFIXES)}), a folder of images, a .npy or a .npz")
 

@@ -113,6 +113,8 @@ def _export_onnx(endpoint, path: Path, opset: int) -> None:
 def _parity(original, f32, endpoints, folder: Path, formats, seed: int = 1234) -> dict:
     """Max abs difference of every format from Keras, per endpoint and batch size, on random inputs.
 
+    Endpoints whose images have a dynamic height and width are checked at each of their ``parity_sizes``.
+
     SavedModel and ONNX are compared with the float32 model they were built from; the reloaded
     ``model.keras`` with the model that was saved (the same dtype policy).
     """
@@ -126,19 +128,20 @@ def _parity(original, f32, endpoints, folder: Path, formats, seed: int = 1234) -
         reloaded = {e.name: e for e in keras.models.load_model(folder / "model.keras").endpoints()}
     sessions, report = {}, {}
 
-    def record(fmt, name, batch, value):
-        report.setdefault(fmt, {}).setdefault(name, {})[f"batch_{batch}"] = value
+    def record(fmt, name, case, value):
+        report.setdefault(fmt, {}).setdefault(name, {})[f"batch_{case}"] = value
 
     for batch in PARITY_BATCHES:
-        for endpoint in endpoints:
-            inputs = {i.name: i.random(batch, rng, f32.num_classes) for i in endpoint.inputs}
+        for endpoint, size in ((e, size) for e in endpoints for size in (e.parity_sizes or ((),))):
+            inputs = {i.name: i.random(batch, rng, f32.num_classes, size) for i in endpoint.inputs}
+            case = f"{batch}_{size[0]}x{size[1]}" if size else batch
             expected = _run_keras(endpoint, inputs)
             if reloaded is not None:
                 reference = _run_keras(trained[endpoint.name], inputs) if trained else expected
-                record("keras", endpoint.name, batch, _max_diff(reference, _run_keras(reloaded[endpoint.name], inputs)))
+                record("keras", endpoint.name, case, _max_diff(reference, _run_keras(reloaded[endpoint.name], inputs)))
             if saved is not None:
                 got = saved.signatures[endpoint.name](**{k: tf.constant(v) for k, v in inputs.items()})
-                record("saved_model", endpoint.name, batch, _max_diff(expected, got))
+                record("saved_model", endpoint.name, case, _max_diff(expected, got))
             if endpoint.onnx and "onnx" in formats:
                 if endpoint.onnx not in sessions:
                     try:
@@ -149,7 +152,7 @@ def _parity(original, f32, endpoints, folder: Path, formats, seed: int = 1234) -
                                           f"onnxruntime: {str(exc).splitlines()[0][:300]}") from None
                 session = sessions[endpoint.onnx]
                 names = [o.name for o in session.get_outputs()]
-                record("onnx", f"{endpoint.onnx}.onnx", batch, _max_diff(expected, dict(zip(names, session.run(names, inputs)))))
+                record("onnx", f"{endpoint.onnx}.onnx", case, _max_diff(expected, dict(zip(names, session.run(names, inputs)))))
     return report
 
 
@@ -223,7 +226,7 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
     recipe.write(folder / "recipe.toml")
     (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model), indent=2))
 
-    train_source = data.load_split(recipe.data, recipe.data.split, data_dir=data_dir).description
+    train_source = data.describe(recipe.data, recipe.data.split, data_dir=data_dir)
     metadata = {
         "name": recipe.name,
         "family": recipe.family,

@@ -85,12 +85,15 @@ def write_checkpoint(model, recipe: Recipe, run_dir, state: dict, keep: int) -> 
     return final
 
 
-def build_model(recipe: Recipe, strategy=None):
-    """The family's model for a recipe, compiled, with its optimizer state allocated."""
+def build_model(recipe: Recipe, strategy=None, steps_per_epoch: int = 0):
+    """The family's model for a recipe, compiled, with its optimizer state allocated.
+
+    ``steps_per_epoch`` is what the data gives (see :func:`zoo.data.train_stream`), for epoch-based schedules.
+    """
     strategy = strategy or runtime.make_strategy(recipe.train.distribution)
     with strategy.scope():
         model = get_family(recipe.family).from_recipe(recipe)
-        model.compile_from_recipe(recipe)
+        model.compile_from_recipe(recipe, steps_per_epoch)
         model.build_optimizer_state()
     return model
 
@@ -105,9 +108,9 @@ def restore(run_dir, checkpoint: Path | None = None):
         raise TrainingError(f"run {run_dir} has no checkpoint yet; train at least one epoch first")
     recipe = load_recipe(checkpoint / "recipe.toml")
     runtime.configure(recipe.train)
-    model = build_model(recipe)
-    model.load_weights(checkpoint / WEIGHTS)
     state = json.loads((checkpoint / STATE).read_text())
+    model = build_model(recipe, steps_per_epoch=state.get("steps_per_epoch") or 0)
+    model.load_weights(checkpoint / WEIGHTS)
     return model, recipe, state
 
 
@@ -200,19 +203,18 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
     recipe.write(run_dir / "recipe.toml")
 
     policy = runtime.configure(recipe.train)
-    strategy = runtime.make_strategy(recipe.train.distribution)
-    model = build_model(recipe, strategy)
     state = {"epoch": 0, "train_seconds": 0.0, "precision": policy, "history": []}
     if resume and existing:
-        model.load_weights(existing / WEIGHTS)
         state = json.loads((existing / STATE).read_text())
+    start, t = state["epoch"], recipe.train
+    stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
+                                      steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
+    model = build_model(recipe, runtime.make_strategy(t.distribution), steps_per_epoch=steps)
+    if resume and existing:
+        model.load_weights(existing / WEIGHTS)
         print(f"zoo: resuming {run_dir} from {existing.name}", file=sys.stderr)
-    start = state["epoch"]
 
-    t = recipe.train
     if start < t.epochs:
-        stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
-                                          steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
         validation = data.eval_dataset(recipe.data, t.batch_size, steps=t.validation_steps, data_dir=data_dir)
         preview_images, preview_labels = data.example_batch(recipe.data, 8, data_dir=data_dir)
         callbacks = [

@@ -60,8 +60,10 @@ class TensorInfo:
     def spec(self) -> tf.TensorSpec:
         return tf.TensorSpec(self.shape, tf.as_dtype(self.dtype), name=self.name)
 
-    def random(self, batch: int, rng: np.random.Generator, num_classes: int = 0) -> np.ndarray:
-        shape = (batch,) + tuple(self.shape[1:])
+    def random(self, batch: int, rng: np.random.Generator, num_classes: int = 0, size=()) -> np.ndarray:
+        """Random inputs of this tensor's shape; ``size`` fills its dynamic non-batch dimensions (height, width)."""
+        fill = iter(size)
+        shape = (batch,) + tuple(next(fill) if d is None else d for d in self.shape[1:])
         if self.kind == "image":
             low, high = self.value_range or (0.0, 1.0)
             return rng.uniform(low, high, shape).astype(self.dtype)
@@ -89,6 +91,7 @@ class Endpoint:
     outputs: tuple[TensorInfo, ...]
     onnx: str = ""
     description: str = ""
+    parity_sizes: tuple[tuple[int, int], ...] = ()  # (height, width) pairs to check dynamic image sizes at
 
 
 IMAGE_POSTPROCESS = {
@@ -103,6 +106,7 @@ class GenerativeModel(keras.Model):
     family: ClassVar[str] = ""
     config_class: ClassVar[type] = type(None)
     optimizer_roles: ClassVar[tuple[str, ...]] = ("default",)
+    two_domains: ClassVar[bool] = False  # trains on unpaired batches of two domains ([data.domain_a/b])
     optimizer_defaults: ClassVar[dict] = {}  # per role, what a recipe's optimizer table starts from
     preview_file: ClassVar[str] = "samples.png"  # the grid an artifact ships
     preview_columns: ClassVar[int] = 8  # columns of the preview grid
@@ -122,8 +126,11 @@ class GenerativeModel(keras.Model):
         """The hyperparameters of ``config_class`` (all fields but ``family``)."""
         return [f.name for f in dataclasses.fields(cls.config_class) if f.name != "family"]
 
-    def compile_from_recipe(self, recipe) -> None:
-        """Compile with the recipe's optimizer(s) and XLA setting."""
+    def compile_from_recipe(self, recipe, steps_per_epoch: int = 0) -> None:
+        """Compile with the recipe's optimizer(s) and XLA setting.
+
+        ``steps_per_epoch`` (known once the data is) is for families whose learning rate follows epochs.
+        """
         self.compile(optimizer=build_optimizer(recipe.optimizer["default"]), jit_compile=recipe.train.jit_compile)
 
     def build_optimizer_state(self) -> None:
@@ -235,9 +242,13 @@ class MultiOptimizerModel(GenerativeModel):
             setattr(self, f"{role}_optimizer", optimizer)
         self.build_optimizer_state()
 
-    def compile_from_recipe(self, recipe) -> None:
-        self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role]) for role in self.optimizer_roles},
-                     jit_compile=recipe.train.jit_compile)
+    def compile_from_recipe(self, recipe, steps_per_epoch: int = 0) -> None:
+        self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role], self.learning_rate(recipe, role, steps_per_epoch))
+                        for role in self.optimizer_roles}, jit_compile=recipe.train.jit_compile)
+
+    def learning_rate(self, recipe, role: str, steps_per_epoch: int):
+        """The ``role`` optimizer's learning rate: the recipe's number, or a schedule a family builds from it."""
+        return recipe.optimizer[role].learning_rate
 
     def build_optimizer_state(self) -> None:
         for role in self.optimizer_roles:
@@ -259,9 +270,9 @@ class MultiOptimizerModel(GenerativeModel):
                             for key, value in config.items()})
 
 
-def build_optimizer(cfg) -> keras.optimizers.Optimizer:
-    """A Keras optimizer from an :class:`~zoo.config.OptimizerConfig`."""
-    common = {"learning_rate": cfg.learning_rate}
+def build_optimizer(cfg, learning_rate=None) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from an :class:`~zoo.config.OptimizerConfig`; ``learning_rate`` may replace its number by a schedule."""
+    common = {"learning_rate": cfg.learning_rate if learning_rate is None else learning_rate}
     if cfg.clipnorm > 0:
         common["clipnorm"] = cfg.clipnorm
     if cfg.name == "adam":

@@ -15,8 +15,11 @@ As in the reference implementation (not only the paper's equations):
 * the discriminators see fakes through an :class:`ImagePool` of the last ``pool_size`` generated
   images per direction (Shrivastava et al. 2017), whose state lives in variables so it works in a
   compiled ``train_step`` and is saved with the model;
-* Adam 2e-4, beta_1 0.5, with a learning rate constant for ``epochs`` and then decaying linearly to
-  zero over ``decay_epochs`` (:class:`ConstantThenLinearDecay`, a serializable schedule).
+* Adam 2e-4, beta_1 0.5, with a learning rate constant and then decaying linearly to zero over the
+  last ``decay_epochs`` of the run's ``train.epochs`` (:class:`ConstantThenLinearDecay`, a serializable
+  schedule: the paper's 100 + 100 epochs are ``epochs = 200``, ``decay_epochs = 100``);
+* the reference's augmentation, resize up then random crop back and a random flip, is the data
+  module's (``data.load_size``, ``data.random_flip``).
 
 The pool's random draws are stateless, keyed to ``(seed, train_steps)``, so a resumed run draws as an
 uninterrupted one would.
@@ -52,7 +55,7 @@ class CycleGANConfig:
     cycle_weight: float = spec(10.0, min=0.0, help="lambda, the weight of the L1 cycle losses")
     identity_weight: float = spec(0.5, min=0.0, help="weight of the L1 identity losses, relative to cycle_weight")
     pool_size: int = spec(50, min=0, help="generated images kept per direction for the discriminators (0 = none)")
-    decay_epochs: int = spec(100, min=0, help="epochs of linear learning-rate decay to zero after train.epochs")
+    decay_epochs: int = spec(100, min=0, help="last epochs of train.epochs over which the learning rate decays to zero")
 
 
 # ---------------------------------------------------------------- the image pool
@@ -165,6 +168,8 @@ class CycleGAN(MultiOptimizerModel):
     config_class = CycleGANConfig
     optimizer_defaults = AdversarialModel.optimizer_defaults  # Adam 2e-4, beta_1 0.5, as in the paper
     preview_file = "translations.png"
+    preview_columns = 6
+    two_domains = True
     tracked = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
 
     def __init__(self, image_shape=(32, 32, 1), filters=64, n_res_blocks=6, disc_filters=64, n_layers=3,
@@ -198,6 +203,12 @@ class CycleGAN(MultiOptimizerModel):
         if tuple(d.value_range) != VALUE_RANGE:
             raise RecipeError(f"family cyclegan in {where} translates images in [-1, 1] (tanh): set "
                               "data.value_range = [-1.0, 1.0]")
+        if d.labels:
+            raise RecipeError(f"family cyclegan in {where} trains on unlabelled images: set data.labels = false")
+        if recipe.model.decay_epochs > recipe.train.epochs:
+            raise RecipeError(f"model.decay_epochs = {recipe.model.decay_epochs} in {where} is more than train.epochs = "
+                              f"{recipe.train.epochs}: the learning rate decays over the last decay_epochs of the run; "
+                              "lower decay_epochs (0 keeps it constant) or raise train.epochs")
         if d.image_size[0] % SIZE_FACTOR or d.image_size[1] % SIZE_FACTOR:
             raise RecipeError(f"data.image_size {list(d.image_size)} is not divisible by {SIZE_FACTOR}, as the "
                               f"generators' two stride-2 downsamplings in {where} need; change data.image_size")
@@ -213,6 +224,17 @@ class CycleGAN(MultiOptimizerModel):
         return {**super().get_config(), **fields, "image_shape": list(self.image_shape), "seed": self.seed}
 
     # ------------------------------------------------------------ two optimizers
+
+    def learning_rate(self, recipe, role: str, steps_per_epoch: int):
+        """Constant for the first ``train.epochs - decay_epochs`` epochs, then linear to zero at the end of the run."""
+        rate = recipe.optimizer[role].learning_rate
+        if self.decay_epochs == 0:
+            return rate
+        steps = steps_per_epoch or recipe.train.steps_per_epoch
+        if steps <= 0:
+            raise RecipeError("cyclegan's learning-rate decay needs the steps per epoch: build the model through "
+                              "zoo.training (which knows the data), or set train.steps_per_epoch")
+        return ConstantThenLinearDecay(rate, steps, recipe.train.epochs - self.decay_epochs, self.decay_epochs)
 
     def role_variables(self, role: str) -> list:
         """One optimizer updates both generators, the other both discriminators (as in the reference)."""
@@ -327,29 +349,49 @@ class CycleGAN(MultiOptimizerModel):
         if x.shape[1] % SIZE_FACTOR or x.shape[2] % SIZE_FACTOR:
             raise InputShapeError(f"image height and width must be divisible by {SIZE_FACTOR} (the generator "
                                   f"downsamples twice), got {x.shape[1]}x{x.shape[2]}; pad or resize them")
+        if x.shape[0] == 0:
+            return tf.zeros(x.shape, "float32")
         return generator(tf.cast(x, "float32"))
 
     # ------------------------------------------------------------ artifacts
 
     def endpoints(self) -> list[Endpoint]:
-        channels, found = self.image_shape[-1], []
-        for direction in DIRECTIONS:
-            source, target = direction[0].upper(), direction[-1].upper()
-            inputs = TensorInfo("images", (None, None, None, channels), value_range=VALUE_RANGE,
-                                description=f"domain {source} images in [-1, 1], height and width divisible by 4")
-            outputs = TensorInfo("images", (None, None, None, channels), value_range=VALUE_RANGE,
+        channels, (height, width) = self.image_shape[-1], self.image_shape[:2]
+        # Height and width are dynamic: parity at the training size and at a larger, non-square one.
+        sizes = ((height, width), (height + 4 * SIZE_FACTOR, width + 2 * SIZE_FACTOR))
+        functions = {"a2b": lambda images_a: {"images_b": self.generator_a2b(images_a)},
+                     "b2a": lambda images_b: {"images_a": self.generator_b2a(images_b)}}
+        found = []
+        for direction, fn in functions.items():
+            source, target = direction[0], direction[-1]
+            inputs = TensorInfo(f"images_{source}", (None, None, None, channels), value_range=VALUE_RANGE,
+                                description=f"domain {source.upper()} images in [-1, 1], height and width divisible by 4")
+            outputs = TensorInfo(f"images_{target}", (None, None, None, channels), value_range=VALUE_RANGE,
                                  postprocess=IMAGE_POSTPROCESS[VALUE_RANGE],
-                                 description=f"the images translated to domain {target}, in [-1, 1]")
-            generator = self._generator(direction)
-            found.append(Endpoint(direction, lambda images, g=generator: {"images": g(images)}, (inputs,), (outputs,),
-                                  onnx=f"generator_{direction}", description=f"domain {source} -> domain {target}"))
+                                 description=f"the images translated to domain {target.upper()}, in [-1, 1]")
+            found.append(Endpoint(direction, fn, (inputs,), (outputs,), onnx=f"generator_{direction}",
+                                  parity_sizes=sizes, description=f"domain {source.upper()} -> domain {target.upper()}"))
         return found
 
+    @staticmethod
+    def _split_domains(images, labels) -> tuple[np.ndarray, np.ndarray]:
+        """Domain A and domain B images of an example batch (labels 0 and 1); without labels, all are both."""
+        images = np.asarray(images, "float32")
+        if labels is None:
+            return images, images
+        labels = np.asarray(labels)
+        return images[labels == 0], images[labels == 1]
+
     def example_inputs(self, images, labels=None) -> dict[str, np.ndarray]:
-        return {"images": np.asarray(images, "float32")}
+        images_a, images_b = self._split_domains(images, labels)
+        return {"images_a": images_a, "images_b": images_b}
 
     def preview(self, images, labels=None) -> np.ndarray:
-        """Rows of ``preview_columns``: domain A images, their translations to B, and those translated back."""
-        real = np.asarray(images, "float32")[: self.preview_columns]
-        fake = self.translate(real, "a2b")
-        return np.concatenate([real, fake.numpy(), self.translate(fake, "b2a").numpy()])
+        """One row per pair: a, G(a), F(G(a)), then b, F(b), G(F(b)) (``preview_columns`` = 6)."""
+        images_a, images_b = self._split_domains(images, labels)
+        count = min(len(images_a), len(images_b))
+        real_a, real_b = images_a[:count], images_b[:count]
+        fake_b, fake_a = self.translate(real_a, "a2b"), self.translate(real_b, "b2a")
+        columns = [real_a, fake_b, self.translate(fake_b, "b2a"), real_b, fake_a, self.translate(fake_a, "a2b")]
+        columns = [np.asarray(c, "float32") for c in columns]
+        return np.stack(columns, axis=1).reshape(-1, *real_a.shape[1:])
