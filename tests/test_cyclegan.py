@@ -353,3 +353,34 @@ def test_256_recipe_shapes(tmp_path):
     assert model.translate(a, "a2b").shape == (1, 256, 256, 3)
     assert model.discriminator_b(b).shape == (1, 32, 32, 1)  # one score per 70x70 patch
     assert model.generator_optimizer._learning_rate.get_config()["epochs"] == 100  # then 100 decaying
+
+
+def test_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path, data_dir):
+    """Pools, step counters, schedules and augmentation all continue exactly from a checkpoint."""
+    import shutil
+
+    from zoo.training import checkpoints, train
+
+    recipe = load_recipe(SNEAKER2BOOT, overrides=[*TINY_WIDTHS, "train.epochs=2", "model.decay_epochs=1",
+                                                  "train.steps_per_epoch=3", "train.batch_size=4",
+                                                  "train.validation_steps=1"])
+    straight = tmp_path / "straight"
+    train(recipe, straight, data_dir=data_dir, export=False, verbose=0)
+    first, last = checkpoints(straight)
+    resumed = tmp_path / "resumed"  # as if killed during epoch 2: only the first checkpoint exists
+    (resumed / "checkpoints").mkdir(parents=True)
+    shutil.copy(straight / "recipe.toml", resumed / "recipe.toml")
+    shutil.copytree(first, resumed / "checkpoints" / first.name)
+    train(recipe, resumed, data_dir=data_dir, resume=True, export=False, verbose=0)
+    model_straight, _, _ = restore_from(last)
+    model_resumed, _, state = restore_from(checkpoints(resumed)[-1])
+    assert state["epoch"] == 2 and int(model_resumed.train_steps.numpy()) == 6
+    assert float(model_resumed.generator_optimizer.learning_rate) == 0.0  # the end of the decay
+    for a, b in zip(model_straight.weights, model_resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def restore_from(checkpoint):
+    from zoo.training import restore
+
+    return restore(checkpoint.parents[1], checkpoint)
