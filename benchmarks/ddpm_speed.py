@@ -35,7 +35,7 @@ def seconds_per_train_step(model, recipe, steps: int, warmup: int = 3) -> float:
 
 
 def seconds_per_image(model, sampler: str, steps: int | None, batch: int) -> float:
-    settings = model._settings(sampler, steps, 0.0)
+    settings = model.sampler_settings(sampler, steps, 0.0)
     function = model.sampler_function(settings)
     noise = tf.random.stateless_normal((batch, *model.image_shape), seed=[0, 0])
     function(noise, tf.constant(0)).numpy()  # trace and compile

@@ -77,7 +77,7 @@ class DDPM(GenerativeModel):
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
         self.noise_schedule = NoiseSchedule(schedule, self.timesteps)
-        self._settings(), self._settings("ddim", self.generate_steps, 0.0)  # valid sampler settings, or an error now
+        self.sampler_settings(), self.sampler_settings("ddim", self.generate_steps, 0.0)  # valid sampler settings, or an error now
 
         policy = self.dtype_policy.name
         options = dict(widths=self.widths, num_res_blocks=self.num_res_blocks,
@@ -179,7 +179,8 @@ class DDPM(GenerativeModel):
 
     # ------------------------------------------------------------ sampling
 
-    def _settings(self, sampler=None, steps=None, eta=None) -> SamplerSettings:
+    def sampler_settings(self, sampler=None, steps=None, eta=None) -> SamplerSettings:
+        """Validated settings for a sampler; what is not given comes from the recipe (DDPM always takes all T)."""
         sampler = sampler or self.sampler
         if sampler == "ddpm":
             if steps not in (None, self.timesteps):
@@ -214,7 +215,7 @@ class DDPM(GenerativeModel):
     def generate(self, noise, steps=None, sampler=None, eta=None, seed: int = 0) -> tf.Tensor:
         """Images in [-1, 1] from initial noise ``(N, H, W, C)``; ``seed`` keys the per-step noise of stochastic samplers."""
         noise = self.check_images(noise, self.image_shape)
-        return self.sampler_function(self._settings(sampler, steps, eta))(noise, tf.constant(seed, tf.int32))
+        return self.sampler_function(self.sampler_settings(sampler, steps, eta))(noise, tf.constant(seed, tf.int32))
 
     def sample(self, n: int, steps=None, sampler=None, eta=None, seed: int = 0) -> tf.Tensor:
         """``n`` new images in [-1, 1]: DDIM (``steps``, ``eta``) or DDPM from N(0, I) noise drawn with ``seed``.
@@ -239,7 +240,7 @@ class DDPM(GenerativeModel):
                        description=f"0-based timesteps in [0, {self.timesteps})")
         target = "the noise eps" if self.prediction_type == "epsilon" else "v = sqrt(ab_t) eps - sqrt(1 - ab_t) x0"
         prediction = TensorInfo("prediction", shape, kind="latent", description=f"the EMA network's prediction of {target}")
-        generate = self.sampler_function(self._settings("ddim", self.generate_steps, 0.0))
+        generate = self.sampler_function(self.sampler_settings("ddim", self.generate_steps, 0.0))
 
         return [  # the first one is also the SavedModel's serving_default
             Endpoint("generate", lambda noise: {"images": generate(noise, tf.constant(0, tf.int32))}, (noise,), (images,),
