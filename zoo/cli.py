@@ -7,6 +7,7 @@ User errors (a bad path, recipe, input or file) print one line and exit 1;
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -88,17 +89,25 @@ def _cmd_sample(args) -> None:
         hint = " use `zoo reconstruct` instead" if hasattr(model, "reconstruct") else ""
         raise ZooError(f"{folder.name} is a {recipe.family}, which does not sample new images "
                        f"(it has no prior to draw latents from);{hint}")
+    options = {}
     if args.label is not None:
         if model.num_classes <= 0:
             raise ZooError(f"{folder.name} is not conditional: drop --label")
         if not 0 <= args.label < model.num_classes:
             raise ZooError(f"--label must be in [0, {model.num_classes}), got {args.label}")
-        samples = model.sample(args.n, seed=args.seed, labels=args.label)
-    else:
-        samples = model.sample(args.n, seed=args.seed)
+        options["labels"] = args.label
+    # Sampler choices go to models whose sample() takes them (diffusion models).
+    chosen = {name: value for name, value in (("sampler", args.sampler), ("steps", args.steps), ("eta", args.eta))
+              if value is not None}
+    accepted = inspect.signature(model.sample).parameters
+    if any(name not in accepted for name in chosen):
+        flags = ", ".join(f"--{name}" for name in chosen)
+        raise ZooError(f"{flags} choose a diffusion sampler, and {folder.name} is a {recipe.family}: drop them")
+    samples = model.sample(args.n, seed=args.seed, **options, **chosen)
     images.save_png(images.grid(samples, recipe.data.value_range), args.output, scale=args.scale)
     label = f", label {args.label}" if args.label is not None else ""
-    print(f"wrote {args.output}: {args.n} samples, seed {args.seed}{label}")
+    how = "".join(f", {name} {value}" for name, value in chosen.items())
+    print(f"wrote {args.output}: {args.n} samples, seed {args.seed}{label}{how}")
 
 
 def _cmd_translate(args) -> None:
@@ -285,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="class to draw, for conditional models (default: all classes in turn)")
+    p.add_argument("--sampler", choices=("ddim", "ddpm"), help="diffusion models: the sampler (default: the recipe's)")
+    p.add_argument("--steps", type=int, help="diffusion models: DDIM steps (DDPM always takes all T)")
+    p.add_argument("--eta", type=float, help="diffusion models: DDIM eta, 0 deterministic to 1 as noisy as DDPM")
     p.add_argument("-o", "--output", default="samples.png")
     p.add_argument("--scale", type=int, default=2)
     p.set_defaults(func=_cmd_sample)

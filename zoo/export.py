@@ -7,6 +7,7 @@ An artifact holds::
     <part>.onnx        the deployable parts (e.g. encoder.onnx, decoder.onnx), dynamic batch
     examples.npz       example inputs and the outputs Keras gives for them: test vectors for other runtimes
     config.json        the model's Keras config;  recipe.toml  the resolved recipe
+    <extra files>      what the family adds (``model.artifact_files()``), e.g. a diffusion model's schedule.json
     metadata.json      what it is, inputs/outputs and post-processing, parity with Keras, sha256 of every file
     <preview>.png      a grid of what the model does
 
@@ -223,6 +224,9 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
     images.save_png(images.grid(shown, recipe.data.value_range, ncols=model.preview_columns), folder / preview_name,
                     scale=2)
 
+    extra_files = f32.artifact_files()
+    for name, content in extra_files.items():  # listed in metadata and covered by its checksums like every file
+        (folder / name).write_bytes(content)
     recipe.write(folder / "recipe.toml")
     (folder / "config.json").write_text(json.dumps(keras.saving.serialize_keras_object(model), indent=2))
 
@@ -251,6 +255,7 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
         "parity": {"reference": "float32 Keras model", "batches": list(PARITY_BATCHES), "tolerance": recipe.export.tolerance,
                    "max_abs_diff": worst, "by_format": parity},
         "onnx_opset": recipe.export.opset if onnx_files else None,
+        "extra_files": sorted(extra_files),
     }
     metadata["files"] = file_checksums(folder)
     (folder / METADATA).write_text(json.dumps(metadata, indent=2))

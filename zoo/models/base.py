@@ -69,6 +69,9 @@ class TensorInfo:
             return rng.uniform(low, high, shape).astype(self.dtype)
         if self.kind == "label":
             return rng.integers(0, num_classes, shape).astype(self.dtype)
+        if self.kind == "timestep":  # integers over the whole value_range, both ends included
+            low, high = self.value_range
+            return rng.integers(int(low), int(high) + 1, shape).astype(self.dtype)
         return rng.standard_normal(shape).astype(self.dtype)
 
     def to_json(self) -> dict:
@@ -153,6 +156,10 @@ class GenerativeModel(keras.Model):
     def preview(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """A batch of images (in the model's value range) to lay out as the epoch's grid."""
         raise NotImplementedError
+
+    def artifact_files(self) -> dict[str, bytes]:
+        """Family-specific files an artifact also holds, by file name (e.g. a diffusion model's ``schedule.json``)."""
+        return {}
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,206 @@
+"""Noise schedules, the forward process and the reverse-process samplers of denoising diffusion.
+
+Kept apart from any network (as diffusers keeps its schedulers): a sampler takes a *denoiser*,
+any callable ``denoiser(x_t, t) -> prediction`` with ``t`` an int32 ``(N,)`` vector.
+
+* :class:`NoiseSchedule` holds T betas, linear (Ho et al. 2020) or cosine (Nichol & Dhariwal 2021),
+  and every quantity derived from them, computed once in float64 numpy and kept as constants.
+  Timesteps are 0-based: ``alphas_cumprod[t]`` is the product of ``1 - beta`` over steps ``0..t``.
+* The forward process ``q(x_t | x_0) = N(sqrt(ab_t) x_0, (1 - ab_t) I)`` (:meth:`NoiseSchedule.q_sample`)
+  and the regression targets of the two prediction types, ``epsilon`` and ``v`` (Salimans & Ho 2022).
+* Samplers: DDPM ancestral sampling over all T steps with the posterior variance (``fixed_small``)
+  or beta (``fixed_large``), and DDIM (Song et al. 2021) with ``eta``, any step count and
+  ``linspace`` or ``trailing`` spacing. Both reduce to per-step float64 tables for
+  ``x_prev = c_x0 * x0 + c_xt * x_t + sigma * z``; :func:`compile_sampler` runs them as one
+  ``tf.while_loop`` inside a ``tf.function`` (optionally XLA-compiled), never a Python loop.
+  The DDIM tables and the prediction-to-x0 conversion live in :mod:`zoo.reference_sampler`, the
+  numpy-only sampler other runtimes can follow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.reference_sampler import PREDICTION_TYPES, SPACINGS, ddim_coefficients, ddim_timesteps, predicted_x0
+
+SCHEDULES = ("linear", "cosine")
+SAMPLERS = ("ddim", "ddpm")
+VARIANCES = ("fixed_small", "fixed_large")
+COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17
+MAX_BETA = 0.999  # their clipping of beta, which avoids a singularity at t = T
+
+
+def linear_betas(num_timesteps: int) -> np.ndarray:
+    """Ho et al.'s betas, 1e-4 to 0.02 at T = 1000; scaled by 1000 / T otherwise so the total noise stays alike."""
+    scale = 1000.0 / num_timesteps
+    return np.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=np.float64)
+
+
+def cosine_alphas_cumprod(t, num_timesteps: int, s: float = COSINE_OFFSET) -> np.ndarray:
+    """Nichol & Dhariwal's ``f(t) / f(0)`` with ``f(t) = cos(((t / T + s) / (1 + s)) * pi / 2)^2``, t in [0, T]."""
+    f = lambda u: np.cos((np.asarray(u, np.float64) / num_timesteps + s) / (1.0 + s) * math.pi / 2) ** 2  # noqa: E731
+    return f(t) / f(0.0)
+
+
+def cosine_betas(num_timesteps: int, s: float = COSINE_OFFSET, max_beta: float = MAX_BETA) -> np.ndarray:
+    """``beta_t = 1 - abar(t) / abar(t - 1)`` of the cosine schedule, clipped at ``max_beta``."""
+    abar = cosine_alphas_cumprod(np.arange(num_timesteps + 1), num_timesteps, s)
+    return np.minimum(1.0 - abar[1:] / abar[:-1], max_beta)
+
+
+def _constant(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array, np.float64)
+    array.setflags(write=False)
+    return array
+
+
+class NoiseSchedule:
+    """T betas and everything derived from them (float64, read-only), plus the forward process in TensorFlow."""
+
+    def __init__(self, name: str = "linear", num_timesteps: int = 1000):
+        if name not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")
+        if num_timesteps < 2:
+            raise ValueError(f"a schedule needs at least 2 timesteps, got {num_timesteps}")
+        self.name, self.num_timesteps = name, int(num_timesteps)
+        betas = linear_betas(self.num_timesteps) if name == "linear" else cosine_betas(self.num_timesteps)
+        alphas = 1.0 - betas
+        ab = np.cumprod(alphas)
+        ab_prev = np.append(1.0, ab[:-1])
+        self.betas, self.alphas, self.alphas_cumprod, self.alphas_cumprod_prev = map(_constant, (betas, alphas, ab, ab_prev))
+        self.sqrt_alphas_cumprod = _constant(np.sqrt(ab))
+        self.sqrt_one_minus_alphas_cumprod = _constant(np.sqrt(1.0 - ab))
+        # q(x_{t-1} | x_t, x_0) = N(coef1 x_0 + coef2 x_t, posterior_variance): Ho et al. eqs. 6-7
+        self.posterior_variance = _constant(betas * (1.0 - ab_prev) / (1.0 - ab))
+        self.posterior_mean_coef1 = _constant(betas * np.sqrt(ab_prev) / (1.0 - ab))
+        self.posterior_mean_coef2 = _constant((1.0 - ab_prev) * np.sqrt(alphas) / (1.0 - ab))
+
+    # ------------------------------------------------------------ the forward process
+
+    @staticmethod
+    def _at(table: np.ndarray, t) -> tf.Tensor:
+        """``table[t]`` as float32, shaped ``(N, 1, 1, 1)`` to broadcast over images."""
+        return tf.reshape(tf.gather(tf.constant(table, tf.float32), t), (-1, 1, 1, 1))
+
+    def q_sample(self, x0, t, noise) -> tf.Tensor:
+        """A draw of ``x_t ~ q(x_t | x_0)``: ``sqrt(ab_t) x0 + sqrt(1 - ab_t) noise``."""
+        return self._at(self.sqrt_alphas_cumprod, t) * x0 + self._at(self.sqrt_one_minus_alphas_cumprod, t) * noise
+
+    def target(self, x0, noise, t, prediction_type: str) -> tf.Tensor:
+        """What the network regresses: the noise (``epsilon``) or ``v = sqrt(ab) eps - sqrt(1 - ab) x0``."""
+        if prediction_type == "epsilon":
+            return noise
+        if prediction_type == "v":
+            return self._at(self.sqrt_alphas_cumprod, t) * noise - self._at(self.sqrt_one_minus_alphas_cumprod, t) * x0
+        raise ValueError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
+
+    def predict_x0(self, prediction, x_t, t, prediction_type: str) -> tf.Tensor:
+        return predicted_x0(prediction, x_t, self._at(self.sqrt_alphas_cumprod, t),
+                            self._at(self.sqrt_one_minus_alphas_cumprod, t), prediction_type)
+
+    def predict_eps(self, prediction, x_t, t, prediction_type: str) -> tf.Tensor:
+        """The noise implied by a prediction: ``(x_t - sqrt(ab) x0) / sqrt(1 - ab)``."""
+        x0 = self.predict_x0(prediction, x_t, t, prediction_type)
+        return (x_t - self._at(self.sqrt_alphas_cumprod, t) * x0) / self._at(self.sqrt_one_minus_alphas_cumprod, t)
+
+    # ------------------------------------------------------------ sampler tables
+
+    def ddpm_table(self, variance: str = "fixed_small") -> dict[str, np.ndarray]:
+        """Per-step tables of ancestral sampling over every t, T-1 down to 0: the posterior mean, then noise.
+
+        ``fixed_small`` uses the posterior variance, ``fixed_large`` beta_t (Ho et al. sec. 3.2); the last
+        step (t = 0) adds no noise, so the output is the posterior mean there, which equals the predicted x0.
+        """
+        if variance not in VARIANCES:
+            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
+        t = np.arange(self.num_timesteps - 1, -1, -1)
+        var = self.posterior_variance if variance == "fixed_small" else self.betas
+        sigma = np.sqrt(var[t])
+        sigma[t == 0] = 0.0
+        return {"timesteps": t, "sqrt_ab": self.sqrt_alphas_cumprod[t],
+                "sqrt_one_minus_ab": self.sqrt_one_minus_alphas_cumprod[t],
+                "c_x0": self.posterior_mean_coef1[t], "c_xt": self.posterior_mean_coef2[t], "sigma": sigma}
+
+    def ddim_table(self, steps: int, eta: float = 0.0, spacing: str = "trailing") -> dict[str, np.ndarray]:
+        """Per-step tables of DDIM over ``steps`` timesteps (see :mod:`zoo.reference_sampler`)."""
+        return ddim_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), eta)
+
+    def to_json(self, prediction_type: str) -> dict:
+        """What another runtime needs to implement a sampler (written as the artifact's ``schedule.json``)."""
+        return {"num_timesteps": self.num_timesteps, "schedule": self.name, "prediction_type": prediction_type,
+                "timestep_indexing": "0-based: alphas_cumprod[t] = prod(1 - betas[:t + 1])",
+                "betas": self.betas.tolist(), "alphas_cumprod": self.alphas_cumprod.tolist()}
+
+
+# ---------------------------------------------------------------- samplers
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to run the reverse process; validated on construction."""
+
+    sampler: str = "ddim"
+    steps: int = 50  # DDIM steps; DDPM always runs all T
+    eta: float = 0.0
+    spacing: str = "trailing"
+    variance: str = "fixed_small"
+    clip_x0: bool = True
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.spacing not in SPACINGS:
+            raise ValueError(f"timestep spacing must be one of {', '.join(SPACINGS)}, got {self.spacing!r}")
+        if self.variance not in VARIANCES:
+            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}")
+        if self.eta < 0:
+            raise ValueError(f"eta must be >= 0, got {self.eta}")
+
+    def table(self, schedule: NoiseSchedule) -> dict[str, np.ndarray]:
+        if self.sampler == "ddpm":
+            return schedule.ddpm_table(self.variance)
+        return schedule.ddim_table(self.steps, self.eta, self.spacing)
+
+
+def compile_sampler(denoiser, schedule: NoiseSchedule, prediction_type: str, settings: SamplerSettings,
+                    jit_compile: bool | None = None):
+    """A ``tf.function(noise, seed) -> images``: the reverse process from ``noise`` ``(N, H, W, C)`` as a graph.
+
+    The per-step noise is ``stateless_normal`` keyed to ``(seed, step)``, so a sample is a function
+    of the initial noise and ``seed``; with no stochastic step (DDIM with eta = 0) ``seed`` is unused.
+    ``jit_compile=None`` compiles with XLA exactly when no step draws noise: XLA runs the loop about
+    1.8x faster on a CPU, but its stateless normals differ from TensorFlow's, so a stochastic sampler
+    under XLA would give other samples for the same seed than the SavedModel and the eager path.
+    """
+    table = settings.table(schedule)
+    steps = len(table["timesteps"])
+    constants = {k: tf.constant(v, tf.int32 if k == "timesteps" else tf.float32) for k, v in table.items()}
+    stochastic = bool(np.any(table["sigma"] > 0))
+    if jit_compile is None:
+        jit_compile = not stochastic
+
+    def reverse_process(noise, seed):
+        x = tf.cast(noise, tf.float32)
+        n = tf.shape(x)[0]
+
+        def step(i, x):
+            t = tf.fill([n], constants["timesteps"][i])
+            prediction = tf.cast(denoiser(x, t), tf.float32)
+            x0 = predicted_x0(prediction, x, constants["sqrt_ab"][i], constants["sqrt_one_minus_ab"][i],
+                              prediction_type)
+            if settings.clip_x0:
+                x0 = tf.clip_by_value(x0, -1.0, 1.0)
+            x_prev = constants["c_x0"][i] * x0 + constants["c_xt"][i] * x
+            if stochastic:
+                z = tf.random.stateless_normal(tf.shape(x), seed=tf.stack([tf.cast(seed, tf.int32), i + 1]))
+                x_prev += constants["sigma"][i] * z
+            return i + 1, tf.ensure_shape(x_prev, x.shape)
+
+        _, x = tf.while_loop(lambda i, _: i < steps, step, (tf.constant(0), x), maximum_iterations=steps)
+        return x
+
+    return tf.function(reverse_process, jit_compile=jit_compile, reduce_retracing=True)

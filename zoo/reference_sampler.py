@@ -1,0 +1,161 @@
+"""A DDIM sampler written with numpy and onnxruntime only: the specification other runtimes can follow.
+
+It reads an exported DDPM artifact's ``schedule.json`` (T, schedule, prediction type, betas,
+cumulative alphas) and runs its ``denoiser.onnx`` (inputs ``x_t`` float32 ``(N, H, W, C)`` and
+``t`` int32 ``(N,)``; output ``prediction``). From the same initial noise it reproduces, within
+1e-3, what the TensorFlow sampler of :mod:`zoo.diffusion` and the SavedModel ``generate``
+signature return.
+
+This file imports neither TensorFlow nor the rest of genzoo, so it can be copied out and run
+on its own::
+
+    python reference_sampler.py exported/ddpm-fashion-mnist --steps 50 -n 16 -o samples.npy
+
+(``python -m zoo.reference_sampler`` works too, but importing the ``zoo`` package loads TensorFlow.)
+:mod:`zoo.diffusion` builds its own per-step tables with the functions here, so both samplers do
+the same float64 arithmetic; they differ only in what runs the network and the loop.
+
+DDIM (Song et al. 2021) with ``eta`` and its update written on the predicted ``x0``: with
+``ab`` the cumulative alphas, a step from ``t`` to ``s`` is
+``x_s = sqrt(ab_s) x0 + sqrt(1 - ab_s - sigma^2) eps + sigma z`` where
+``sigma = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s)`` and ``eps`` is recomputed
+from ``x_t`` and the (possibly clipped) ``x0``, as in Dhariwal & Nichol's code; that keeps
+``eta = 1`` over all T steps exactly the DDPM posterior step, clipping included. After the
+last step ``ab_s = 1``: the output is the predicted ``x0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+SPACINGS = ("linspace", "trailing")
+PREDICTION_TYPES = ("epsilon", "v")
+
+
+def ddim_timesteps(num_timesteps: int, steps: int, spacing: str = "trailing") -> np.ndarray:
+    """The ``steps`` timesteps a sampler visits, descending, in ``[0, num_timesteps)``.
+
+    ``linspace`` spreads them evenly from T-1 down to 0; ``trailing`` ends them at T-1 and
+    spaces them by T/steps below it (Lin et al. 2024), so few-step samplers start from pure noise
+    and skip the nearly-clean end. With ``steps = T`` both visit every timestep.
+    """
+    if spacing not in SPACINGS:
+        raise ValueError(f"timestep spacing must be one of {', '.join(SPACINGS)}, got {spacing!r}")
+    if not 1 <= steps <= num_timesteps:
+        raise ValueError(f"steps must be in [1, {num_timesteps}] (the schedule's T), got {steps}")
+    if spacing == "linspace":
+        found = np.round(np.linspace(num_timesteps - 1, 0, steps))
+    else:
+        found = np.round(num_timesteps - np.arange(steps) * (num_timesteps / steps)) - 1
+    found = found.astype(np.int64)
+    if len(np.unique(found)) != steps:  # cannot happen for steps <= T, but the loop relies on it
+        raise ValueError(f"{steps} {spacing} steps over T = {num_timesteps} repeat a timestep")
+    return found
+
+
+def ddim_coefficients(alphas_cumprod, timesteps, eta: float = 0.0) -> dict[str, np.ndarray]:
+    """Per-step float64 tables for ``x_prev = c_x0 * x0 + c_xt * x_t + sigma * z``.
+
+    Also ``sqrt_ab`` and ``sqrt_one_minus_ab`` at each step's ``t``, which turn the network's
+    prediction into ``x0``. ``timesteps`` come from :func:`ddim_timesteps`.
+    """
+    if eta < 0:
+        raise ValueError(f"eta must be >= 0 (0 is deterministic DDIM, 1 the DDPM posterior), got {eta}")
+    ab = np.asarray(alphas_cumprod, np.float64)
+    t = np.asarray(timesteps, np.int64)
+    ab_t = ab[t]
+    ab_prev = np.append(ab[t[1:]], 1.0)  # the step after the last is the clean image
+    sigma = eta * np.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * np.sqrt(1.0 - ab_t / ab_prev)
+    direction = np.sqrt(np.maximum(1.0 - ab_prev - sigma**2, 0.0))  # the coefficient of eps
+    sqrt_one_minus_ab = np.sqrt(1.0 - ab_t)
+    # eps = (x_t - sqrt(ab_t) x0) / sqrt(1 - ab_t), folded into the x0 and x_t coefficients
+    return {"timesteps": t, "sqrt_ab": np.sqrt(ab_t), "sqrt_one_minus_ab": sqrt_one_minus_ab,
+            "c_x0": np.sqrt(ab_prev) - direction * np.sqrt(ab_t) / sqrt_one_minus_ab,
+            "c_xt": direction / sqrt_one_minus_ab, "sigma": sigma}
+
+
+def predicted_x0(prediction, x_t, sqrt_ab, sqrt_one_minus_ab, prediction_type: str):
+    """``x0`` from the network's prediction of ``eps`` (Ho et al. 2020) or ``v`` (Salimans & Ho 2022).
+
+    Written with arithmetic operators only, so it serves numpy arrays and TensorFlow tensors alike.
+    """
+    if prediction_type == "epsilon":  # x_t = sqrt(ab) x0 + sqrt(1 - ab) eps
+        return (x_t - sqrt_one_minus_ab * prediction) / sqrt_ab
+    if prediction_type == "v":  # v = sqrt(ab) eps - sqrt(1 - ab) x0
+        return sqrt_ab * x_t - sqrt_one_minus_ab * prediction
+    raise ValueError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
+
+
+def load_schedule(folder) -> dict:
+    """``schedule.json`` of an artifact folder, with ``betas`` and ``alphas_cumprod`` as float64 arrays."""
+    path = Path(folder) / "schedule.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass the folder of an exported ddpm artifact")
+    schedule = json.loads(path.read_text())
+    for key in ("betas", "alphas_cumprod"):
+        schedule[key] = np.asarray(schedule[key], np.float64)
+    return schedule
+
+
+class ReferenceSampler:
+    """DDIM over an artifact's ``denoiser.onnx``, driven by its ``schedule.json``."""
+
+    def __init__(self, folder, providers=("CPUExecutionProvider",)):
+        import onnxruntime
+
+        self.folder = Path(folder)
+        self.schedule = load_schedule(self.folder)
+        self.session = onnxruntime.InferenceSession(str(self.folder / "denoiser.onnx"), providers=list(providers))
+        self.output = self.session.get_outputs()[0].name
+
+    def denoise(self, x_t: np.ndarray, t: int) -> np.ndarray:
+        """The network's prediction for a batch at one timestep."""
+        steps = np.full((len(x_t),), t, np.int32)
+        return self.session.run([self.output], {"x_t": x_t.astype(np.float32), "t": steps})[0]
+
+    def sample(self, noise, steps: int = 50, eta: float = 0.0, spacing: str = "trailing", clip_x0: bool = True,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+        """Images in [-1, 1] from initial ``noise`` ``(N, H, W, C)``.
+
+        With ``eta > 0`` the per-step noise comes from ``rng`` (numpy), so only ``eta = 0`` reproduces
+        the TensorFlow sampler exactly; stochastic runs agree in distribution.
+        """
+        table = ddim_coefficients(self.schedule["alphas_cumprod"],
+                                  ddim_timesteps(self.schedule["num_timesteps"], steps, spacing), eta)
+        rng = rng or np.random.default_rng(0)
+        x = np.asarray(noise, np.float32)
+        for i, t in enumerate(table["timesteps"]):
+            x0 = predicted_x0(self.denoise(x, int(t)), x, np.float32(table["sqrt_ab"][i]),
+                              np.float32(table["sqrt_one_minus_ab"][i]), self.schedule["prediction_type"])
+            if clip_x0:
+                x0 = np.clip(x0, -1.0, 1.0)
+            x = np.float32(table["c_x0"][i]) * x0 + np.float32(table["c_xt"][i]) * x
+            if table["sigma"][i] > 0:
+                x = x + np.float32(table["sigma"][i]) * rng.standard_normal(x.shape).astype(np.float32)
+        return x
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="DDIM samples from an exported ddpm artifact (numpy + onnxruntime)")
+    parser.add_argument("artifact", help="the artifact folder (holding schedule.json and denoiser.onnx)")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--eta", type=float, default=0.0)
+    parser.add_argument("--spacing", choices=SPACINGS, default="trailing")
+    parser.add_argument("-n", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-o", "--output", default="samples.npy", help=".npy of images in [-1, 1], (N, H, W, C)")
+    args = parser.parse_args(argv)
+    sampler = ReferenceSampler(args.artifact)
+    shape = sampler.session.get_inputs()[0].shape[1:]
+    rng = np.random.default_rng(args.seed)
+    noise = rng.standard_normal((args.n, *shape)).astype(np.float32)
+    np.save(args.output, sampler.sample(noise, args.steps, args.eta, args.spacing, rng=rng))
+    print(f"wrote {args.output}: {args.n} samples, {args.steps} DDIM steps")
+
+
+if __name__ == "__main__":
+    main()
