@@ -90,3 +90,35 @@ def policy():
 
     yield keras.mixed_precision.set_global_policy
     keras.mixed_precision.set_global_policy("float32")
+
+
+def read_h5(path) -> dict:
+    """Every dataset of an HDF5 file (e.g. a checkpoint's model.weights.h5), by its path inside the file."""
+    import h5py
+
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def resumed_and_straight(folder, recipe_text: str, data_dir, *, export_first: bool = False):
+    """Train a tiny recipe of two or more epochs twice: one epoch then ``--resume`` to the end in
+    ``folder/resumed`` (exporting after the first epoch, or else at the end), and straight through in
+    ``folder/straight`` without export. Returns the first and the resumed ``RunResult``."""
+    from zoo.config import load_recipe
+    from zoo.training import train
+
+    (folder / "tiny.toml").write_text(recipe_text)
+    recipe = load_recipe(folder / "tiny.toml")
+    first = train(load_recipe(folder / "tiny.toml", overrides=["train.epochs=1"]), folder / "resumed",
+                  data_dir=data_dir, export=export_first, verbose=0)
+    resumed = train(recipe, folder / "resumed", data_dir=data_dir, resume=True, export=not export_first, verbose=0)
+    train(recipe, folder / "straight", data_dir=data_dir, export=False, verbose=0)
+    return first, resumed
+
+
+def tiny_run(*, steps_per_epoch: int, batch_size: int, validation_steps: int = 1) -> str:
+    """The ``[train]`` and ``[export]`` tables of a tiny two-epoch test recipe."""
+    return (f"[train]\nepochs = 2\nsteps_per_epoch = {steps_per_epoch}\nvalidation_steps = {validation_steps}\n"
+            f"batch_size = {batch_size}\n[export]\nnum_examples = 4\n")

@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-import h5py
 import keras
 import numpy as np
 import onnxruntime as ort
@@ -13,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from conftest import ROOT, run_zoo
+from conftest import ROOT, read_h5, resumed_and_straight, run_zoo, tiny_run
 from zoo.artifacts import load_examples, read_metadata
 from zoo.config import DataConfig, load_recipe
 from zoo.data import example_batch
@@ -21,7 +20,7 @@ from zoo.diffusion import NoiseSchedule, SamplerSettings, compile_sampler, cosin
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models import DDPM
 from zoo.reference_sampler import ddim_timesteps
-from zoo.training import checkpoints, train
+from zoo.training import checkpoints
 from zoo.unet import unet
 
 FASHION = DataConfig(dataset="fashion_mnist", value_range=(-1.0, 1.0))
@@ -297,39 +296,20 @@ value_range = [-1.0, 1.0]
 max_examples = 256
 [optimizer]
 learning_rate = 3e-3
-[train]
-epochs = 2
-steps_per_epoch = 4
-validation_steps = 1
-batch_size = 16
-[export]
-num_examples = 4
-"""
-
-
-def _h5(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
+""" + tiny_run(steps_per_epoch=4, batch_size=16)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, data_dir):
     """One epoch with export, resumed to a second; and a straight two-epoch run."""
     folder = tmp_path_factory.mktemp("ddpm")
-    (folder / "tiny.toml").write_text(TINY_RECIPE)
-    recipe = load_recipe(folder / "tiny.toml")
-    first = train(load_recipe(folder / "tiny.toml", overrides=["train.epochs=1"]), folder / "resumed", data_dir=data_dir,
-                  verbose=0)
-    train(recipe, folder / "resumed", data_dir=data_dir, resume=True, export=False, verbose=0)
-    train(recipe, folder / "straight", data_dir=data_dir, export=False, verbose=0)
+    first, _ = resumed_and_straight(folder, TINY_RECIPE, data_dir, export_first=True)
     return folder, first.export_dir
 
 
 def test_resume_is_exact_including_the_ema_and_step_counter(run):
     folder, _ = run
-    resumed, straight = (_h5(checkpoints(folder / name)[-1] / "model.weights.h5") for name in ("resumed", "straight"))
+    resumed, straight = (read_h5(checkpoints(folder / name)[-1] / "model.weights.h5") for name in ("resumed", "straight"))
     assert resumed.keys() == straight.keys() and any(key.startswith("ema_network/") for key in resumed)
     for key in resumed:
         np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 import onnxruntime as ort
@@ -11,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import ROOT, run_zoo
+from conftest import ROOT, read_h5, resumed_and_straight, run_zoo, tiny_run
 from zoo.config import DataConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError
@@ -19,7 +18,7 @@ from zoo.export import export_model
 from zoo.models import CGAN, DCGAN, WGANGP
 from zoo.models.adversarial import slerp
 from zoo.models.wgan_gp import gradient_penalty
-from zoo.training import build_model, checkpoints, train
+from zoo.training import build_model, checkpoints
 
 TINY = dict(latent_dim=16, generator_filters=(32, 16), discriminator_filters=(16, 32))
 FAMILIES = {"dcgan": (DCGAN, {}), "cgan": (CGAN, {}), "wgan_gp": (WGANGP, {"n_critic": 2})}
@@ -278,40 +277,21 @@ beta_1 = 0.5
 [optimizer.discriminator]
 learning_rate = 2e-4
 beta_1 = 0.5
-[train]
-epochs = 2
-steps_per_epoch = 3
-validation_steps = 2
-batch_size = 32
-[export]
-num_examples = 4
-"""
-
-
-def _h5(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
+""" + tiny_run(steps_per_epoch=3, batch_size=32, validation_steps=2)
 
 
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory, data_dir):
     """A tiny conditional GAN: one epoch, a resume to the second with export, and a straight two-epoch run."""
     folder = tmp_path_factory.mktemp("cgan")
-    (folder / "tiny.toml").write_text(TINY_CGAN)
-    recipe = load_recipe(folder / "tiny.toml")
-    train(load_recipe(folder / "tiny.toml", overrides=["train.epochs=1"]), folder / "resumed", data_dir=data_dir,
-          export=False, verbose=0)
-    result = train(recipe, folder / "resumed", data_dir=data_dir, resume=True, verbose=0)
-    train(recipe, folder / "straight", data_dir=data_dir, export=False, verbose=0)
+    _, result = resumed_and_straight(folder, TINY_CGAN, data_dir)
     return folder, result
 
 
 def test_runner_checkpoints_both_optimizers_and_resumes_exactly(cgan_run):
     folder, result = cgan_run
     assert result.epochs == 2 and [c.name for c in checkpoints(folder / "resumed")] == ["epoch-0001", "epoch-0002"]
-    resumed, straight = (_h5(checkpoints(folder / run)[-1] / "model.weights.h5") for run in ("resumed", "straight"))
+    resumed, straight = (read_h5(checkpoints(folder / run)[-1] / "model.weights.h5") for run in ("resumed", "straight"))
     assert resumed.keys() == straight.keys()
     for role in ("generator_optimizer", "discriminator_optimizer"):
         iterations = [v for k, v in resumed.items() if k.startswith(role) and k.endswith("vars/0")]

@@ -257,6 +257,11 @@ def _cmd_info(args) -> None:
     print(json.dumps(meta, indent=2))
 
 
+def _picture_options(parser, default: str, what: str = "PNG to write") -> None:
+    parser.add_argument("-o", "--output", default=default, help=f"{what} (default {default})")
+    parser.add_argument("--scale", type=int, default=2, help="upscale the grid by this factor (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="genzoo: train, export and use deep generative models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -285,8 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="an image, a folder of images, or an .npz/.npy (default: the artifact's examples)")
     p.add_argument("-n", type=int, default=16, help="at most this many inputs (default 16)")
     p.add_argument("--label", type=int, help="the class of the --input images, for conditional models")
-    p.add_argument("-o", "--output", default="reconstructions.png", help="PNG to write")
-    p.add_argument("--scale", type=int, default=2, help="upscale the PNG by this factor")
+    _picture_options(p, "reconstructions.png")
     p.set_defaults(func=_cmd_reconstruct)
 
     p = sub.add_parser("sample", help="write a grid of samples from a generative model")
@@ -297,17 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=("ddim", "ddpm"), help="diffusion models: the sampler (default: the recipe's)")
     p.add_argument("--steps", type=int, help="diffusion models: DDIM steps (DDPM always takes all T)")
     p.add_argument("--eta", type=float, help="diffusion models: DDIM eta, 0 deterministic to 1 as noisy as DDPM")
-    p.add_argument("-o", "--output", default="samples.png")
-    p.add_argument("--scale", type=int, default=2)
+    _picture_options(p, "samples.png")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("translate", help="translate images to the other domain (CycleGAN): PNGs and a side-by-side grid")
     p.add_argument("name", metavar="NAME_OR_PATH")
     p.add_argument("input", help="an image, a folder of images, or an .npz/.npy")
     p.add_argument("--direction", choices=("a2b", "b2a"), default="a2b", help="a2b (default) or b2a")
-    p.add_argument("-o", "--output", default="translations", help="folder to write (default translations/)")
     p.add_argument("--grid", type=int, default=16, help="pairs shown in grid.png (default 16)")
-    p.add_argument("--scale", type=int, default=2, help="upscale grid.png by this factor")
+    _picture_options(p, "translations", what="folder to write: a PNG per image and grid.png")
     p.set_defaults(func=_cmd_translate)
 
     p = sub.add_parser("traverse", help="latent traversal grid: vary one latent dimension per row (VAE families)")
@@ -316,16 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--range", type=float, default=3.0, help="values go from -RANGE to +RANGE (default 3)")
     p.add_argument("--steps", type=int, default=9, help="values per row (default 9)")
     p.add_argument("--index", type=int, default=0, help="which stored example to start from (default 0)")
-    p.add_argument("-o", "--output", default="traversal.png")
-    p.add_argument("--scale", type=int, default=2)
+    _picture_options(p, "traversal.png")
     p.set_defaults(func=_cmd_traverse)
 
     p = sub.add_parser("interpolate", help="interpolate in latent space between pairs of stored examples")
     p.add_argument("name", metavar="NAME_OR_PATH")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--pairs", type=int, default=4)
-    p.add_argument("-o", "--output", default="interpolation.png")
-    p.add_argument("--scale", type=int, default=2)
+    _picture_options(p, "interpolation.png")
     p.set_defaults(func=_cmd_interpolate)
 
     p = sub.add_parser("eval-likelihood", help="test-set negative ELBO and IWAE NLL in nats and bits/dim (VAE families)")

@@ -119,20 +119,8 @@ class AdversarialModel(MultiOptimizerModel):
                 raise RecipeError(f"data.classes {list(d.classes)} has labels >= num_classes = {classes} in {where}; "
                                   "raise num_classes (labels keep their original numbers)")
 
-    @classmethod
-    def from_recipe(cls, recipe) -> "AdversarialModel":
-        m, d = recipe.model, recipe.data
-        kwargs = {name: getattr(m, name) for name in cls.config_fields()}
-        return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed,
-                   name=recipe.name.replace("-", "_"), **kwargs)
-
     def get_config(self):
-        config = super().get_config()
-        for name in self.config_fields():
-            value = getattr(self, name)
-            config[name] = list(value) if isinstance(value, tuple) else value
-        config.update(image_shape=list(self.image_shape), seed=self.seed)
-        return config
+        return {**super().get_config(), **self.hyperparameters()}
 
     def build(self, input_shape):
         self.built = True  # the networks are functional models, built at construction

@@ -122,7 +122,19 @@ class GenerativeModel(keras.Model):
 
     @classmethod
     def from_recipe(cls, recipe) -> "GenerativeModel":
-        raise NotImplementedError
+        """The model a recipe describes: its ``[model]`` hyperparameters, the data's image shape, the run's seed.
+
+        Families whose ``__init__`` takes other arguments override this (and :meth:`hyperparameters`).
+        """
+        d = recipe.data
+        return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed, name=recipe.name.replace("-", "_"),
+                   **{name: getattr(recipe.model, name) for name in cls.config_fields()})
+
+    def hyperparameters(self) -> dict:
+        """What :meth:`from_recipe` passed, as JSON-ready values: the part of ``get_config`` a family adds."""
+        fields = {name: getattr(self, name) for name in self.config_fields()}
+        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+        return {**fields, "image_shape": list(self.image_shape), "seed": self.seed}
 
     @classmethod
     def config_fields(cls) -> list[str]:

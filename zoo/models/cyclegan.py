@@ -213,15 +213,8 @@ class CycleGAN(MultiOptimizerModel):
             raise RecipeError(f"data.image_size {list(d.image_size)} is not divisible by {SIZE_FACTOR}, as the "
                               f"generators' two stride-2 downsamplings in {where} need; change data.image_size")
 
-    @classmethod
-    def from_recipe(cls, recipe) -> "CycleGAN":
-        d = recipe.data
-        return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed, name=recipe.name.replace("-", "_"),
-                   **{name: getattr(recipe.model, name) for name in cls.config_fields()})
-
     def get_config(self):
-        fields = {name: getattr(self, name) for name in self.config_fields()}
-        return {**super().get_config(), **fields, "image_shape": list(self.image_shape), "seed": self.seed}
+        return {**super().get_config(), **self.hyperparameters()}
 
     # ------------------------------------------------------------ two optimizers
 

@@ -109,16 +109,8 @@ class DDPM(GenerativeModel):
                 raise RecipeError(f"{name} = {getattr(m, name)} in {where} exceeds timesteps = {m.timesteps}; "
                                   f"DDIM visits at most T steps")
 
-    @classmethod
-    def from_recipe(cls, recipe) -> "DDPM":
-        d = recipe.data
-        return cls(image_shape=(*d.image_size, d.channels), seed=recipe.train.seed, name=recipe.name.replace("-", "_"),
-                   **{name: getattr(recipe.model, name) for name in cls.config_fields()})
-
     def get_config(self):
-        fields = {name: getattr(self, name) for name in self.config_fields()}
-        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
-        return {**super().get_config(), **fields, "image_shape": list(self.image_shape), "seed": self.seed}
+        return {**super().get_config(), **self.hyperparameters()}
 
     # ------------------------------------------------------------ training
 
