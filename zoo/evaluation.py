@@ -49,6 +49,8 @@ class Evaluator:
             raise EvaluationError(f"--num-samples must be at least 4 (KID and precision/recall need a few), got {num_samples}")
         if k < 1:
             raise EvaluationError(f"--k (importance samples) must be at least 1, got {k}")
+        if batch_size < 1:
+            raise EvaluationError(f"--batch-size must be at least 1, got {batch_size}")
         self.model, self.recipe = model, recipe
         self.features_name = features
         self.num_samples, self.data_dir, self.seed = int(num_samples), data_dir, int(seed)
@@ -110,7 +112,7 @@ class Evaluator:
     def floor(self, name: str, cfg, n: int, test_features, test_probabilities, against: str) -> dict:
         """The real-versus-real row: ``n`` training images against the ``n`` test images."""
         train, _, description = self.real_images(cfg, cfg.split, n, self.seed + 1)
-        features, probabilities = self.embed(train, f"{name} ({cfg.split} images)", cfg)
+        features, probabilities = self.embed(train, f"{cfg.split} images, for the floor", cfg)
         row = self.compare(name, against, test_features, test_probabilities, features, probabilities)
         row["images"] = description
         return row
