@@ -411,3 +411,17 @@ def test_shipped_recipes_and_their_mistakes():
                               ("model.prediction_type='x0'", "Accepted values: 'epsilon', 'v'")):
         with pytest.raises(RecipeError, match=message):
             load_recipe(path, overrides=[override])
+
+
+def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir):
+    """FID against sampling steps (issue: DDIM 10/20/50/100, DDPM all T) with Fashion-MNIST classifier features."""
+    from zoo.evaluation import evaluate
+
+    _, export_dir = run
+    report = evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
+                      kid_subsets=5)
+    names = [row["name"] for row in report["rows"]]
+    assert names[:5] == ["ddim_10", "ddim_20", "ddim_50", "ddim_100", "ddpm_100"] and names[5].startswith("real floor")
+    assert report["features"]["network"] == "classifier-fashion-mnist"
+    untrained, floor = report["rows"][0]["fid"], report["rows"][-1]["fid"]
+    assert np.isfinite(untrained) and untrained > floor  # a two-epoch model is far from the data

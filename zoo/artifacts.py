@@ -94,3 +94,25 @@ def load_examples(name_or_path) -> dict:
     folder = resolve(name_or_path)
     with np.load(folder / "examples.npz", allow_pickle=False) as archive:
         return {k: archive[k] for k in archive.files}
+
+
+def update_artifact(name_or_path, files: dict, metadata: dict) -> Path:
+    """Add or replace ``files`` ({relative name: text or bytes}) in an artifact and merge ``metadata`` into its
+    metadata.json, recording the new files' sha256 so that :func:`verify_checksums` still passes.
+
+    Every file, metadata.json last, is written under a temporary name and renamed into place.
+    """
+    folder = resolve(name_or_path)
+    meta = read_metadata(folder)
+    for relative, content in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".zoo-tmp-{path.name}-{os.getpid()}")
+        tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+        os.replace(tmp, path)
+        meta.setdefault("files", {})[Path(relative).as_posix()] = sha256(path)
+    meta.update(metadata)
+    tmp = folder / f".zoo-tmp-{METADATA}-{os.getpid()}"
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, folder / METADATA)
+    return folder

@@ -228,6 +228,17 @@ def _cmd_eval_likelihood(args) -> None:
           f"IWAE NLL (k={args.k}) {result['iwae_nll_nats']:.2f} nats ({result['iwae_nll_bits_per_dim']:.4f} bits/dim)")
 
 
+def _cmd_eval(args) -> None:
+    from zoo.evaluation import evaluate_artifact, format_report
+
+    report, folder = evaluate_artifact(args.name, write=not args.no_write, features=args.features,
+                                       num_samples=args.num_samples, data_dir=args.data_dir, seed=args.seed, k=args.k,
+                                       batch_size=args.batch_size, kid_subsets=args.kid_subsets, progress=True)
+    print(format_report(report))
+    if not args.no_write:
+        print(f"wrote {folder / 'metrics.json'} and the headline figures into {folder / 'metadata.json'}")
+
+
 def _cmd_list(args) -> None:
     from zoo.artifacts import available, read_metadata
 
@@ -337,6 +348,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="folder with local data files")
     p.set_defaults(func=_cmd_eval_likelihood)
+
+    p = sub.add_parser("eval", help="sample-quality (FID, KID, precision/recall) and likelihood metrics vs the test "
+                                    "split, beside the real-vs-real floor; writes metrics.json into the artifact")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--num-samples", type=int, default=10_000,
+                   help="images per set: samples, test images and training images (default 10000, capped by the splits)")
+    p.add_argument("--features", metavar="NETWORK",
+                   help="fashion_mnist or mnist (the zoo's classifiers), inception (InceptionV3, weights needed "
+                        "locally), or a classifier artifact; default: the one for the model's dataset")
+    p.add_argument("--k", type=int, default=1000, help="VAE families: importance samples of the IWAE bound (default 1000)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per batch when sampling and embedding")
+    p.add_argument("--kid-subsets", type=int, default=100, help="random subsets KID is averaged over (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples and of the image subsets")
+    p.add_argument("--no-write", action="store_true", help="print the table only; leave the artifact as it is")
+    p.add_argument("--data-dir", help="folder with local data files")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("list", help="list the exported models")
     p.set_defaults(func=_cmd_list)

@@ -27,3 +27,7 @@ class TrainingError(ZooError):
 
 class ExportError(ZooError):
     """An export failed, e.g. a format disagrees with Keras beyond the tolerance."""
+
+
+class EvaluationError(ZooError):
+    """Metrics cannot be computed: bad feature arrays, a missing feature network, too few images."""

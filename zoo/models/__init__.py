@@ -9,8 +9,9 @@ from zoo.models.cgan import CGAN, CGANConfig
 from zoo.models.wgan_gp import WGANGP, WGANGPConfig
 from zoo.models.cyclegan import CycleGAN, CycleGANConfig
 from zoo.models.ddpm import DDPM, DDPMConfig
+from zoo.models.classifier import Classifier, ClassifierConfig
 
 __all__ = ["VAE", "Autoencoder", "AutoencoderConfig", "CVAEConfig", "ConditionalVAE", "Endpoint", "VAEConfig", "GenerativeModel", "TensorInfo", "build_optimizer",
            "families", "get_family", "register_family",
            "AdversarialModel", "GANConfig", "DCGAN", "DCGANConfig", "CGAN", "CGANConfig", "WGANGP", "WGANGPConfig",
-           "CycleGAN", "CycleGANConfig", "DDPM", "DDPMConfig"]
+           "CycleGAN", "CycleGANConfig", "DDPM", "DDPMConfig", "Classifier", "ClassifierConfig"]

@@ -59,10 +59,9 @@ class Autoencoder(GenerativeModel):
 
     @classmethod
     def from_recipe(cls, recipe) -> "Autoencoder":
-        m, d = recipe.model, recipe.data
-        return cls(image_shape=(*d.image_size, d.channels), latent_dim=m.latent_dim, architecture=m.architecture,
-                   filters=m.filters, hidden_units=m.hidden_units, reconstruction_loss=m.reconstruction_loss,
-                   value_range=d.value_range, name=recipe.name.replace("-", "_"))
+        d = recipe.data  # no seed: an autoencoder draws no noise
+        return cls(image_shape=(*d.image_size, d.channels), value_range=d.value_range, name=recipe.name.replace("-", "_"),
+                   **{name: getattr(recipe.model, name) for name in cls.config_fields()})
 
     def get_config(self):
         config = super().get_config()

@@ -146,7 +146,12 @@ class GenerativeModel(keras.Model):
 
         ``steps_per_epoch`` (known once the data is) is for families whose learning rate follows epochs.
         """
-        self.compile(optimizer=build_optimizer(recipe.optimizer["default"]), jit_compile=recipe.train.jit_compile)
+        self.compile(optimizer=build_optimizer(recipe.optimizer["default"], self.learning_rate(recipe, "default", steps_per_epoch)),
+                     jit_compile=recipe.train.jit_compile)
+
+    def learning_rate(self, recipe, role: str, steps_per_epoch: int):
+        """The ``role`` optimizer's learning rate: the recipe's number, or a schedule a family builds from it."""
+        return recipe.optimizer[role].learning_rate
 
     def build_optimizer_state(self) -> None:
         """Allocate every optimizer's variables, so a checkpoint's optimizer state can be loaded into them.
@@ -264,10 +269,6 @@ class MultiOptimizerModel(GenerativeModel):
     def compile_from_recipe(self, recipe, steps_per_epoch: int = 0) -> None:
         self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role], self.learning_rate(recipe, role, steps_per_epoch))
                         for role in self.optimizer_roles}, jit_compile=recipe.train.jit_compile)
-
-    def learning_rate(self, recipe, role: str, steps_per_epoch: int):
-        """The ``role`` optimizer's learning rate: the recipe's number, or a schedule a family builds from it."""
-        return recipe.optimizer[role].learning_rate
 
     def build_optimizer_state(self) -> None:
         for role in self.optimizer_roles:

@@ -219,6 +219,14 @@ class DDPM(GenerativeModel):
         noise = tf.random.stateless_normal((n, *self.image_shape), seed=tf.constant([seed, 0], tf.int32))
         return self.generate(noise, steps, sampler, eta, seed)
 
+    def evaluation_samplers(self) -> dict[str, dict]:
+        """``zoo eval``'s rows: sample quality against sampling steps, DDIM (eta 0) at 10, 20, 50 and 100 steps
+        and DDPM over all T."""
+        rows = {f"ddim_{steps}": {"sampler": "ddim", "steps": steps, "eta": 0.0}
+                for steps in (10, 20, 50, 100) if steps <= self.timesteps}
+        rows[f"ddpm_{self.timesteps}"] = {"sampler": "ddpm"}
+        return rows
+
     # ------------------------------------------------------------ artifacts
 
     def endpoints(self) -> list[Endpoint]:
