@@ -70,6 +70,9 @@ def test_reconstruct_list_info_and_sample(trained, tmp_path):
     env = {"ZOO_EXPORTED_DIR": str(trained / "run")}
     listing = run_zoo("list", env=env)
     assert listing.returncode == 0 and "export" in listing.stdout and "autoencoder" in listing.stdout
+    assert "val_loss" in listing.stdout and "not evaluated" in listing.stdout  # the key metric before `zoo eval`
+    table = run_zoo("list", "--markdown", env=env)
+    assert table.returncode == 0 and "| [`export`](exported/export/README.md) | autoencoder |" in table.stdout
     info = run_zoo("info", "export", env=env)
     assert info.returncode == 0 and json.loads(info.stdout)["name"] == "tiny-ae"
 
@@ -92,4 +95,16 @@ def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["training"]["epochs"] == 1 and meta["parity"]["max_abs_diff"] <= 1e-4
+    card = (out / "README.md").read_text()  # the model card, covered by the checksums like every file
+    assert "README.md" in meta["files"] and card.startswith("# tiny-ae\n")
+    for section in ("## Use", "## Inputs and outputs", "## Data", "## Training", "## Evaluation", "## Export parity",
+                    "## Limitations", "## Licence"):
+        assert section in card, section
+    assert "Not evaluated yet" in card and "Fashion-MNIST, MIT" in card and "1 epochs of" in card
+    assert "| input | `images` | (N, 28, 28, 1) | float32 |" in card and "zoo reconstruct tiny-ae" in card
+    (out / "README.md").write_text("edited by hand\n")
+    assert_one_line_error(run_zoo("reconstruct", out), "README.md does not match its sha256")
+    result = run_zoo("card", out)  # rewrites the card from the metadata and records its new checksum
+    assert result.returncode == 0 and (out / "README.md").read_text() == card
+    assert run_zoo("reconstruct", out, "-o", tmp_path / "r.png").returncode == 0
     assert_one_line_error(run_zoo("export", tmp_path), "not a run folder")

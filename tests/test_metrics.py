@@ -248,7 +248,9 @@ def test_zoo_eval_writes_metrics_into_a_copy_of_a_shipped_artifact(tmp_path, dat
     meta = read_metadata(copy)
     assert meta["metrics"]["fid"] == samples["fid"] and meta["metrics"]["fid_floor"] == floor["fid"]
     assert meta["evaluation"]["num_samples"] == 200 and "metrics.json" in meta["files"]
-    verify_checksums(copy)  # metrics.json and the new metadata keep the artifact verifiable
+    verify_checksums(copy)  # metrics.json, the new card and the new metadata keep the artifact verifiable
+    card = (copy / "README.md").read_text()
+    assert "on 200 images per set" in card and f"| {samples['fid']:.4g} |" in card and "real floor" in card
     assert {p.name: sha(p) for p in original.iterdir() if p.is_file()} == before  # the shipped one is untouched
 
 

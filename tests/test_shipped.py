@@ -10,14 +10,21 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo import model_card
 from zoo.artifacts import load_examples, read_metadata
 
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
 ARTIFACTS = sorted(p for p in EXPORTED.iterdir() if (p / "metadata.json").is_file()) if EXPORTED.is_dir() else []
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_the_zoo_ships_at_least_the_autoencoder():
     assert "ae-fashion-mnist" in [p.name for p in ARTIFACTS]
+
+
+def test_exported_folder_stays_small():
+    total = sum(p.stat().st_size for p in EXPORTED.rglob("*") if p.is_file())
+    assert total < 200 * 2**20, f"exported/ holds {total / 2**20:.0f} MB; the limit is 200 MB"
 
 
 @pytest.mark.parametrize("folder", ARTIFACTS, ids=lambda p: p.name)
@@ -61,3 +68,22 @@ def test_keras_load_model_works_in_a_fresh_process(folder):
     assert result.returncode == 0, result.stderr[-2000:]
     name, diff = result.stdout.split()[-2:]
     assert name == read_metadata(folder)["class_name"] and float(diff) <= 1e-4
+
+
+@pytest.mark.parametrize("folder", ARTIFACTS, ids=lambda p: p.name)
+def test_shipped_model_card_is_current_and_complete(folder):
+    # README.md is what model_card renders from the metadata and metrics now: regenerate with `zoo card NAME`.
+    meta = read_metadata(folder)
+    card = (folder / "README.md").read_text()
+    assert card == model_card.render(folder), f"stale model card: run `zoo card {folder.name}`"
+    assert (folder / "metrics.json").is_file() and meta.get("metrics"), f"not evaluated: run `zoo eval {folder.name}`"
+    assert meta["training"]["train_seconds"] > 0 and meta["training"]["hardware"]["cpu_count"] >= 1
+    if any(key.startswith("fid") for key in meta["metrics"]):
+        assert "real floor" in card and "fid_floor" in "".join(meta["metrics"])
+    assert (folder / meta["preview"]).is_file() and not list(folder.rglob("*.weights.h5"))  # no checkpoints
+
+
+def test_readme_model_table_lists_every_shipped_model():
+    text = README.read_text()
+    for line in model_card.catalog({p.name: p for p in ARTIFACTS}):
+        assert line in text, f"README.md's model table is stale: paste `zoo list --markdown` ({line[:60]}...)"

@@ -241,15 +241,18 @@ def _cmd_eval(args) -> None:
 
 def _cmd_list(args) -> None:
     from zoo.artifacts import available, read_metadata
+    from zoo.model_card import key_metrics
 
+    if args.markdown:
+        from zoo.model_card import catalog
+
+        print("\n".join(catalog(available())))
+        return
     rows = []
     for name, folder in available().items():
         meta = read_metadata(folder)
-        final = meta.get("training", {}).get("final", {})
-        metrics = meta.get("metrics") or ({"val_loss": final["val_loss"]} if "val_loss" in final else {})
-        key = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:2]) or "-"
         rows.append((name, meta.get("family", "?"), meta.get("dataset", {}).get("name", "?"),
-                     f"{meta.get('parameters', {}).get('total', 0):,}", key))
+                     f"{meta.get('parameters', {}).get('total', 0):,}", "; ".join(key_metrics(meta)[:2]) or "-"))
     if not rows:
         print("no exported models found (looked for folders with metadata.json under exported/)")
         return
@@ -257,6 +260,16 @@ def _cmd_list(args) -> None:
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _cmd_card(args) -> None:
+    from zoo import model_card
+    from zoo.artifacts import resolve
+
+    if args.print:
+        print(model_card.render(resolve(args.name)))
+    else:
+        print(f"wrote {model_card.write(args.name)}")
 
 
 def _cmd_info(args) -> None:
@@ -366,7 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("list", help="list the exported models")
+    p.add_argument("--markdown", action="store_true", help="the README's model table, with thumbnails")
     p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("card", help="rewrite an exported model's README.md model card from its metadata and metrics")
+    p.add_argument("name", metavar="NAME_OR_PATH")
+    p.add_argument("--print", action="store_true", help="print the card instead of writing it")
+    p.set_defaults(func=_cmd_card)
 
     p = sub.add_parser("info", help="print an exported model's metadata")
     p.add_argument("name", metavar="NAME_OR_PATH")

@@ -318,6 +318,9 @@ def evaluate_artifact(name_or_path, *, write: bool = True, **options) -> tuple[d
             summary["features"] = report["features"]["network"]
         update_artifact(folder, {"metrics.json": json.dumps(report, indent=2) + "\n"},
                         {"metrics": report["headline"], "evaluation": summary})
+        from zoo import model_card  # the card shows the new figures
+
+        model_card.write(folder)
     return report, folder
 
 
@@ -325,32 +328,42 @@ def _number(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, (int, float)) else "-"
 
 
+def report_table(report: dict) -> tuple[list[str], list[list[str]]]:
+    """The comparison rows of a report as (header, cells): one row per sample set, the floor last."""
+    rows = report.get("rows", [])
+    present = [(key, title) for key, title in COLUMNS if any(key in row for row in rows)]
+    header = ["", "vs", "n"] + [title for _, title in present]
+    table = []
+    for row in rows:
+        cells = [row["name"], row["against"], str(row["count"])]
+        for key, _ in present:
+            if key == "kid" and key in row:
+                cells.append(f"{row['kid']:.4f} ± {row['kid_std']:.4f}")
+            elif key == "classifier_score" and key in row:
+                cells.append(f"{row[key]:.3f} ± {row['classifier_score_std']:.3f}")
+            else:
+                cells.append(_number(row.get(key)))
+        table.append(cells)
+    return header, table
+
+
+def report_figures(report: dict) -> dict[str, dict[str, float]]:
+    """The family's other figures (likelihood, reconstruction, cycle, classification), numbers only."""
+    return {section: {k: v for k, v in report[section].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            for section in ("likelihood", "reconstruction", "cycle", "classification") if section in report}
+
+
 def format_report(report: dict) -> str:
     """The report as a plain-text table (one row per comparison) and the family's other figures."""
     per = "test images" if report.get("kind") == "classification" else "images per set"
     lines = [f"{report.get('model', '')} ({report['family']}): {report['num_samples']} {per}"
              + (f", features {report['features']['network']}" if "features" in report else "")]
-    rows = report.get("rows", [])
-    if rows:
-        present = [(key, title) for key, title in COLUMNS if any(key in row for row in rows)]
-        header = ["", "vs", "n"] + [title for _, title in present]
-        table = []
-        for row in rows:
-            cells = [row["name"], row["against"], str(row["count"])]
-            for key, _ in present:
-                if key == "kid" and key in row:
-                    cells.append(f"{row['kid']:.4f} ± {row['kid_std']:.4f}")
-                elif key == "classifier_score" and key in row:
-                    cells.append(f"{row[key]:.3f} ± {row['classifier_score_std']:.3f}")
-                else:
-                    cells.append(_number(row.get(key)))
-            table.append(cells)
+    header, table = report_table(report)
+    if table:
         widths = [max(len(r[i]) for r in table + [header]) for i in range(len(header))]
         for cells in [header] + table:
             lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
-    for section in ("likelihood", "reconstruction", "cycle", "classification"):
-        if section in report:
-            values = {k: v for k, v in report[section].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            lines.append(f"{section}: " + ", ".join(f"{k} {_number(v, 6)}" for k, v in values.items()))
+    for section, values in report_figures(report).items():
+        lines.append(f"{section}: " + ", ".join(f"{k} {_number(v, 6)}" for k, v in values.items()))
     lines.extend(f"note: {note}" for note in report.get("notes", []))
     return "\n".join(lines)

@@ -10,6 +10,7 @@ An artifact holds::
     <extra files>      what the family adds (``model.artifact_files()``), e.g. a diffusion model's schedule.json
     metadata.json      what it is, inputs/outputs and post-processing, parity with Keras, sha256 of every file
     <preview>.png      a grid of what the model does
+    README.md          the model card (:mod:`zoo.model_card`), rewritten by ``zoo eval``
 
 SavedModel and ONNX are built from a float32 copy of the model, and every format is run on
 the same random inputs at batch 1 and 7 and compared with Keras: a difference above the
@@ -31,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import data, images, runtime
+from zoo import data, images, model_card, runtime
 from zoo.config import Recipe
 from zoo.errors import ExportError
 
@@ -257,5 +258,7 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
         "onnx_opset": recipe.export.opset if onnx_files else None,
         "extra_files": sorted(extra_files),
     }
+    (folder / METADATA).write_text(json.dumps(metadata, indent=2))
+    (folder / model_card.CARD).write_text(model_card.render(folder))  # the card reads the metadata just written
     metadata["files"] = file_checksums(folder)
     (folder / METADATA).write_text(json.dumps(metadata, indent=2))

@@ -74,6 +74,10 @@ class AdversarialModel(MultiOptimizerModel):
     optimizer_defaults = {role: {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5}
                           for role in ("generator", "discriminator")}
     preview_file = "samples.png"
+    limitations = (
+        'Adversarial training gives no likelihood and no encoder, and a generator may leave out parts of the data (mode dropping): read the recall beside its floor.',
+        'Some samples are implausible items: a GAN has no way to reject its own failures.',
+    )
     tracked: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")  # the metrics train_step reports
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=64, generator_filters=(128, 64),

@@ -34,6 +34,10 @@ class Autoencoder(GenerativeModel):
     family = "autoencoder"
     config_class = AutoencoderConfig
     preview_file = "reconstructions.png"
+    limitations = (
+        'Deterministic: there is no prior over its codes, so decoding random codes does not give realistic images (a VAE samples; this model only encodes, decodes and reconstructs).',
+        'Reconstructions are smoother than their inputs: a per-pixel loss averages over the fine details it cannot encode.',
+    )
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=32, architecture="conv", filters=(32, 64),
                  hidden_units=(512, 256), reconstruction_loss="bce", value_range=(0.0, 1.0), **kwargs):

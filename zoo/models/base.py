@@ -113,6 +113,7 @@ class GenerativeModel(keras.Model):
     optimizer_defaults: ClassVar[dict] = {}  # per role, what a recipe's optimizer table starts from
     preview_file: ClassVar[str] = "samples.png"  # the grid an artifact ships
     preview_columns: ClassVar[int] = 8  # columns of the preview grid
+    limitations: ClassVar[tuple[str, ...]] = ()  # what the family cannot do, for the model card
 
     # ------------------------------------------------------------ recipes
 

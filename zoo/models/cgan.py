@@ -28,6 +28,10 @@ class CGAN(DCGAN):
     family = "cgan"
     config_class = CGANConfig
     preview_columns = 10  # the preview has one row per class
+    limitations = DCGAN.limitations + (
+        "Labels must be class ids in [0, num_classes); how often samples show the asked-for class is the label "
+        "accuracy of its evaluation, not 100%.",
+    )
 
     def __init__(self, num_classes=10, **kwargs):
         super().__init__(num_classes=num_classes, **kwargs)

@@ -64,6 +64,10 @@ class Classifier(GenerativeModel):
     family = "classifier"
     config_class = ClassifierConfig
     preview_file = "examples.png"
+    limitations = (
+        "It is a feature network for the zoo's metrics: FIDs from its features are not comparable with Inception-based FIDs in papers.",
+        'It knows only the classes of its dataset and gives one of them for any input, however unlike them it is.',
+    )
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, filters=(32, 64, 64), convs_per_stage=1,
                  feature_dim=128, dropout=0.3, value_range=(0.0, 1.0), seed=0, **kwargs):

@@ -169,6 +169,11 @@ class CycleGAN(MultiOptimizerModel):
     optimizer_defaults = AdversarialModel.optimizer_defaults  # Adam 2e-4, beta_1 0.5, as in the paper
     preview_file = "translations.png"
     preview_columns = 6
+    limitations = (
+        'It translates between the two domains it was trained on; images from neither domain give unpredictable results.',
+        "It keeps the layout of its input (a translated sneaker keeps the sneaker's outline and size), and unpaired training has no ground truth: the FID against the target domain and the cycle L1 are its only figures.",
+        'Some details are hidden in the translation to make the cycle back easy (Chu et al. 2017), so a round trip can look better than the one-way translation it passes through.',
+    )
     two_domains = True
     tracked = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
 

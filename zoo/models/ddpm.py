@@ -60,6 +60,10 @@ class DDPM(GenerativeModel):
     family = "ddpm"
     config_class = DDPMConfig
     preview_file = "samples.png"
+    limitations = (
+        'Sampling is iterative: every image costs one network pass per step (50 for the default DDIM sampler, T for DDPM); fewer steps are faster and worse, as its evaluation rows show.',
+        'No likelihood is reported (the variational bound of the diffusion model is not computed here).',
+    )
 
     def __init__(self, image_shape=(28, 28, 1), widths=(32, 64, 128), num_res_blocks=2, attention_resolutions=(7,),
                  norm_groups=32, schedule="linear", timesteps=1000, prediction_type="epsilon", ema_decay=0.999,

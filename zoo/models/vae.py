@@ -82,6 +82,14 @@ class VAE(GenerativeModel):
     family = "vae"
     config_class = VAEConfig
     preview_file = "samples.png"
+    limitations = (
+        "Samples and reconstructions are blurrier than real images: the decoder gives the mean of p(x|z), which "
+        "averages the details the latent code does not fix; a larger beta trades more of them for a smoother, "
+        "more factorized latent space.",
+        "Likelihoods are bounds or estimates: the negative ELBO is an upper bound on -log p(x), the IWAE figure a "
+        "tighter one; likelihoods under different pixel models (Bernoulli, continuous Bernoulli, Normal) are not "
+        "comparable with each other.",
+    )
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=16, architecture="conv", filters=(32, 64),
                  hidden_units=(512, 256), likelihood="bernoulli", binarize=False, normal_scale=0.0, beta=1.0,
@@ -398,6 +406,9 @@ class ConditionalVAE(VAE):
 
     family = "cvae"
     config_class = CVAEConfig
+    limitations = VAE.limitations + (
+        "Every image it encodes, decodes or scores needs its class label; log p(x | label) is not log p(x).",
+    )
 
     @classmethod
     def check_recipe(cls, recipe) -> None:
