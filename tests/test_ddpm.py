@@ -413,15 +413,21 @@ def test_shipped_recipes_and_their_mistakes():
             load_recipe(path, overrides=[override])
 
 
-def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir):
-    """FID against sampling steps (issue: DDIM 10/20/50/100, DDPM all T) with Fashion-MNIST classifier features."""
+def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir, monkeypatch):
+    """FID against sampling steps (issue: DDIM 10/20/50/100, DDPM all T) with Fashion-MNIST classifier features;
+    the slow DDPM row uses at most DDPM_EVAL_SAMPLES samples and gets a floor at its own count."""
     from zoo.evaluation import evaluate
+    from zoo.models import ddpm
 
+    monkeypatch.setattr(ddpm, "DDPM_EVAL_SAMPLES", 8)
     _, export_dir = run
     report = evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
                       kid_subsets=5)
     names = [row["name"] for row in report["rows"]]
     assert names[:5] == ["ddim_10", "ddim_20", "ddim_50", "ddim_100", "ddpm_100"] and names[5].startswith("real floor")
+    assert names[6] == "real floor (train vs test, n = 8)" and len(names) == 7
+    assert [row["count"] for row in report["rows"]] == [16, 16, 16, 16, 8, 16, 8]
+    assert report["headline"]["fid_floor_ddpm_100"] == report["rows"][6]["fid"] and "8 samples" in report["notes"][-1]
     assert report["features"]["network"] == "classifier-fashion-mnist"
-    untrained, floor = report["rows"][0]["fid"], report["rows"][-1]["fid"]
+    untrained, floor = report["rows"][0]["fid"], report["rows"][5]["fid"]
     assert np.isfinite(untrained) and untrained > floor  # a two-epoch model is far from the data

@@ -259,3 +259,12 @@ def test_zoo_eval_errors_are_one_line(tmp_path, data_dir):
                      "--data-dir", data_dir, env={"KERAS_HOME": str(tmp_path), "ZOO_INCEPTION_WEIGHTS": ""})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("zoo: error: InceptionV3 weights are not on this machine")
+
+
+def test_progress_in_a_log_file_is_a_few_whole_lines(capsys):
+    report = M.progress_line("zoo eval: sampling")
+    for done in range(1, 101):
+        report(done, 100)
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines) and 2 <= len(lines) <= 11
+    assert lines[0] == "zoo eval: sampling: 1/100" and lines[-1] == "zoo eval: sampling: 100/100"

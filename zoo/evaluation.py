@@ -195,15 +195,22 @@ class Evaluator:
                        data.load_split(cfg, cfg.split, self.data_dir).size)
         test, test_labels, description = self.real_images(cfg, cfg.eval_split, n, self.seed)
         test_features, test_probabilities = self.embed(test, f"{cfg.eval_split} images")
-        rows = []
+        rows, capped = [], {}
         for name, options in self._settings().items():
-            images, labels = self.draw(n, options, name)
+            options = dict(options)
+            m = min(n, int(options.pop("max_samples", n)))  # a slow sampler's row may use fewer samples
+            images, labels = self.draw(m, options, name)
             features, probabilities = self.embed(images, name)
-            rows.append(self.compare(name, f"{cfg.eval_split} split", test_features, test_probabilities, features,
-                                     probabilities, labels))
+            rows.append(self.compare(name, f"{cfg.eval_split} split", test_features[:m], test_probabilities[:m],
+                                     features, probabilities, labels))
+            if m < n:
+                capped[name] = m
+                self.notes.append(f"{name} uses {m} samples (a slow sampler); compare it with the floor at n = {m}")
         floor = self.floor(f"real floor ({cfg.split} vs {cfg.eval_split})", cfg, n, test_features, test_probabilities,
                            f"{cfg.eval_split} split")
-        out = {"num_samples": n, "reference": description, "rows": rows + [floor]}
+        floors = {m: self.floor(f"real floor ({cfg.split} vs {cfg.eval_split}, n = {m})", cfg, m, test_features[:m],
+                                test_probabilities[:m], f"{cfg.eval_split} split") for m in sorted(set(capped.values()))}
+        out = {"num_samples": n, "reference": description, "rows": rows + [floor, *floors.values()]}
         headline = {}
         for row in rows:
             suffix = "" if len(rows) == 1 else f"_{row['name']}"
@@ -214,6 +221,7 @@ class Evaluator:
                                                                     "label_accuracy") if key in row})
         if len(rows) > 1:
             headline["fid_floor"] = floor["fid"]
+        headline.update({f"fid_floor_{name}": floors[m]["fid"] for name, m in capped.items()})
         headline["kid_floor"] = floor["kid"]
         if callable(getattr(self.model, "log_likelihood", None)):
             out["likelihood"] = self.likelihood(test, test_labels)

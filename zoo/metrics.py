@@ -382,8 +382,17 @@ def default_features(dataset: str) -> str:
 
 
 def progress_line(label: str):
-    """A progress callback ``(done, total)`` that rewrites one line on stderr."""
+    """A progress callback ``(done, total)`` that rewrites one line on a terminal; in a log file (not a
+    terminal) it writes a line at each tenth of the way instead, so that logs stay readable."""
+    terminal = sys.stderr.isatty()
+    shown = []
+
     def report(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+        if terminal:
+            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+            return
+        tenth = 10 * done // max(total, 1)
+        if done >= total or not shown or tenth > shown[-1]:
+            shown.append(tenth)
+            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
     return report
