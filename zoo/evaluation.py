@@ -319,7 +319,7 @@ def evaluate_artifact(name_or_path, *, write: bool = True, **options) -> tuple[d
     folder = resolve(name_or_path)
     model = load_model(folder)
     recipe = load_recipe(folder / "recipe.toml")
-    report = {"model": folder.name, **evaluate(model, recipe, **options)}
+    report = {"model": recipe.name, **evaluate(model, recipe, **options)}  # the model's name, wherever its folder is
     if write:
         summary = {"file": "metrics.json", "created": report["created"], "num_samples": report["num_samples"]}
         if "features" in report:

@@ -68,7 +68,9 @@ def key_metrics(meta: dict) -> list[str]:
     for key in (preferred or fids)[:2]:
         floor = metrics.get("fid_floor", metrics.get(f"fid_floor_{key[-1]}" if key in ("fid_a2b", "fid_b2a") else ""))
         label = "FID" if key == "fid" else f"FID {key[4:].replace('_', ' ')}"
-        out.append(f"{label} {metrics[key]:.3g}" + (f" (floor {floor:.2g}, n = {n:,})" if floor is not None and n else ""))
+        value = metrics[key]
+        shown = f"{value:.1f}" if value >= 10 else f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+        out.append(f"{label} {shown}" + (f" (floor {floor:.2g}, n = {n:,})" if floor is not None and n else ""))
     if "iwae_nll_nats" in metrics:
         out.append(f"NLL {metrics['iwae_nll_nats']:.2f} nats")
     if "label_accuracy" in metrics:
