@@ -258,7 +258,6 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
         "onnx_opset": recipe.export.opset if onnx_files else None,
         "extra_files": sorted(extra_files),
     }
-    (folder / METADATA).write_text(json.dumps(metadata, indent=2))
-    (folder / model_card.CARD).write_text(model_card.render(folder))  # the card reads the metadata just written
+    (folder / model_card.CARD).write_text(model_card.from_metadata(metadata))
     metadata["files"] = file_checksums(folder)
     (folder / METADATA).write_text(json.dumps(metadata, indent=2))

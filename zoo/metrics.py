@@ -385,14 +385,15 @@ def progress_line(label: str):
     """A progress callback ``(done, total)`` that rewrites one line on a terminal; in a log file (not a
     terminal) it writes a line at each tenth of the way instead, so that logs stay readable."""
     terminal = sys.stderr.isatty()
-    shown = []
+    last_tenth = -1
 
     def report(done: int, total: int) -> None:
+        nonlocal last_tenth
         if terminal:
             print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
             return
         tenth = 10 * done // max(total, 1)
-        if done >= total or not shown or tenth > shown[-1]:
-            shown.append(tenth)
+        if tenth > last_tenth or done >= total:
+            last_tenth = tenth
             print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
     return report

@@ -145,8 +145,7 @@ def _training_section(meta: dict, recipe: dict) -> list[str]:
     else:
         opt = f"{optimizers.get('name')} {optimizers.get('learning_rate')}"
     lines = [
-        f"- Recipe: [`recipe.toml`](recipe.toml) (the whole truth of the run; also `recipes/{meta['name'].replace('-', '_')}.toml` "
-        "in the repository)",
+        "- Recipe: [`recipe.toml`](recipe.toml), the whole truth of the run",
         f"- {training.get('epochs')} epochs of {training.get('steps_per_epoch')} steps, batch {train.get('batch_size')}, "
         f"{training.get('precision')}, seed {train.get('seed')}; optimizer {opt}",
         f"- Wall time: {training.get('train_seconds', 0):,.0f} s on a {device} ({hardware.get('system', '')})",
@@ -236,10 +235,15 @@ def _usage(meta: dict) -> list[str]:
 
 
 def render(folder) -> str:
-    """The model card of the artifact in ``folder``, from its metadata.json, metrics.json and recipe."""
-    folder = Path(folder)
-    meta = json.loads((folder / "metadata.json").read_text())
-    report = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else None
+    """The model card of the artifact in ``folder``, from its metadata.json and metrics.json."""
+    from zoo.artifacts import read_metadata
+
+    metrics = Path(folder) / "metrics.json"
+    return from_metadata(read_metadata(folder), json.loads(metrics.read_text()) if metrics.is_file() else None)
+
+
+def from_metadata(meta: dict, report: dict | None = None) -> str:
+    """The model card of an artifact with metadata ``meta`` and ``zoo eval`` report ``report`` (None before one)."""
     recipe = meta.get("recipe", {})
     params = meta.get("parameters", {})
     parts = ", ".join(f"{k} {v:,}" for k, v in params.items() if k != "total")
@@ -251,7 +255,8 @@ def render(folder) -> str:
              f"- Key figures: {'; '.join(key_metrics(meta)) or 'not evaluated'}",
              f"- Files: `model.keras` (Keras 3), `saved_model/` (TF Serving signatures), "
              + ", ".join(f"`{e['onnx']}`" for e in meta.get("endpoints", []) if e.get("onnx"))
-             + ", `examples.npz` (test vectors), `metadata.json` (sha256 of every file), `metrics.json`",
+             + ", `examples.npz` (test vectors), `metadata.json` (sha256 of every file)"
+             + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
              "", f"![{meta.get('preview', '')}]({meta.get('preview', '')})", "",
              "## Use", "", *_usage(meta), "",
              "## Inputs and outputs", *_io_section(meta), "",
@@ -278,8 +283,10 @@ def write(name_or_path) -> Path:
 def catalog(folders: dict) -> list[str]:
     """The README's model table: one markdown row per artifact ({name: folder}), with a thumbnail of its preview."""
     rows = []
+    from zoo.artifacts import read_metadata
+
     for name, folder in folders.items():
-        meta = json.loads((Path(folder) / "metadata.json").read_text())
+        meta = read_metadata(folder)
         known = DATASETS.get(meta.get("dataset", {}).get("name", ""), {})
         classes = meta.get("dataset", {}).get("classes") or []
         domains = [meta.get("recipe", {}).get("data", {}).get(key, {}).get("classes") for key in ("domain_a", "domain_b")]
