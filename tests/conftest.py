@@ -71,6 +71,25 @@ def run_zoo(*args, env=None, timeout=600):
                           timeout=timeout, env=full_env, cwd=ROOT)
 
 
+def zoo_main(*args, env=None):
+    """Run the `zoo` command line in this process, as `run_zoo` does in a new one (without its TensorFlow
+    start-up of several seconds): a CompletedProcess with the exit code and what was printed."""
+    import contextlib
+    import io
+    import subprocess
+    from unittest import mock
+
+    from zoo.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(["zoo", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def xla_allowed():
     """Switch TensorFlow op determinism off for one test: Keras silently drops jit_compile under it."""

@@ -1,4 +1,5 @@
-"""The real `zoo` command line: user errors are one clear line; the commands do what they say."""
+"""The `zoo` command line: user errors are one clear line; the commands do what they say. A few calls run the real
+command in a new process (`run_zoo`); the others call its `main` in this one (`zoo_main`), which is the same code."""
 
 import json
 import shutil
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_RECIPE, run_zoo
+from conftest import TINY_RECIPE, run_zoo, zoo_main
 from zoo.config import load_recipe
 from zoo.training import train
 
@@ -30,19 +31,19 @@ def assert_one_line_error(result, *fragments):
 
 
 def test_missing_recipe_and_typo_in_recipe(tmp_path):
-    assert_one_line_error(run_zoo("train", tmp_path / "nope.toml"), "nope.toml does not exist")
+    assert_one_line_error(zoo_main("train", tmp_path / "nope.toml"), "nope.toml does not exist")
     typo = tmp_path / "typo.toml"
     typo.write_text(TINY_RECIPE.replace("latent_dim", "laten_dim"))
-    assert_one_line_error(run_zoo("train", typo), "unknown key 'laten_dim'", "typo.toml", "did you mean 'latent_dim'?")
-    assert_one_line_error(run_zoo("train", typo, "--set", "train.epochs=-1"), "unknown key 'laten_dim'")
+    assert_one_line_error(zoo_main("train", typo), "unknown key 'laten_dim'", "typo.toml", "did you mean 'latent_dim'?")
+    assert_one_line_error(zoo_main("train", typo, "--set", "train.epochs=-1"), "unknown key 'laten_dim'")
 
 
 def test_missing_dataset_fails_fast_with_where_to_put_it(tiny_recipe, tmp_path):
-    result = run_zoo("train", tiny_recipe, "--out", tmp_path / "run", "--data-dir", tmp_path,
-                     "--set", "data.dataset=kmnist", timeout=120)
+    result = zoo_main("train", tiny_recipe, "--out", tmp_path / "run", "--data-dir", tmp_path,
+                      "--set", "data.dataset=kmnist")
     assert_one_line_error(result, "kmnist", "kmnist.npz", str(tmp_path))
-    result = run_zoo("train", tiny_recipe, "--out", tmp_path / "run2", "--data-dir", tmp_path,
-                     "--set", "data.file=mine.npz")
+    result = zoo_main("train", tiny_recipe, "--out", tmp_path / "run2", "--data-dir", tmp_path,
+                      "--set", "data.file=mine.npz")
     assert_one_line_error(result, "mine.npz", str(tmp_path))
 
 
@@ -63,35 +64,35 @@ def test_reconstruct_list_info_and_sample(trained, tmp_path):
     folder.mkdir()
     for i in range(3):
         Image.fromarray((np.random.default_rng(i).random((40, 40)) * 255).astype("uint8")).save(folder / f"{i}.png")
-    result = run_zoo("reconstruct", artifact, "--input", folder, "-o", tmp_path / "mine.png")
+    result = zoo_main("reconstruct", artifact, "--input", folder, "-o", tmp_path / "mine.png")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "3 inputs" in result.stdout
 
     env = {"ZOO_EXPORTED_DIR": str(trained / "run")}
-    listing = run_zoo("list", env=env)
+    listing = zoo_main("list", env=env)
     assert listing.returncode == 0 and "export" in listing.stdout and "autoencoder" in listing.stdout
     assert "val_loss" in listing.stdout and "not evaluated" in listing.stdout  # the key metric before `zoo eval`
-    table = run_zoo("list", "--markdown", env=env)
+    table = zoo_main("list", "--markdown", env=env)
     assert table.returncode == 0 and "| [`export`](exported/export/README.md) | autoencoder |" in table.stdout
-    info = run_zoo("info", "export", env=env)
+    info = zoo_main("info", "export", env=env)
     assert info.returncode == 0 and json.loads(info.stdout)["name"] == "tiny-ae"
 
-    assert_one_line_error(run_zoo("sample", artifact), "autoencoder", "does not sample", "zoo reconstruct")
-    assert_one_line_error(run_zoo("reconstruct", "no-such-model"), "no exported model named 'no-such-model'")
+    assert_one_line_error(zoo_main("sample", artifact), "autoencoder", "does not sample", "zoo reconstruct")
+    assert_one_line_error(zoo_main("reconstruct", "no-such-model"), "no exported model named 'no-such-model'")
 
 
 def test_corrupt_artifact_and_bad_input_are_one_line_errors(trained, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(trained / "run" / "export", copy)
     (copy / "encoder.onnx").write_bytes(b"not onnx")
-    assert_one_line_error(run_zoo("reconstruct", copy), "encoder.onnx does not match its sha256")
-    assert_one_line_error(run_zoo("reconstruct", trained / "run" / "export", "--input", tmp_path / "absent.png"),
+    assert_one_line_error(zoo_main("reconstruct", copy), "encoder.onnx does not match its sha256")
+    assert_one_line_error(zoo_main("reconstruct", trained / "run" / "export", "--input", tmp_path / "absent.png"),
                           "absent.png")
 
 
 def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
     out = tmp_path / "exported" / "tiny-ae"
-    result = run_zoo("export", trained / "run", "--out", out, "--data-dir", data_dir)
+    result = zoo_main("export", trained / "run", "--out", out, "--data-dir", data_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["training"]["epochs"] == 1 and meta["parity"]["max_abs_diff"] <= 1e-4
@@ -103,8 +104,8 @@ def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
     assert "Not evaluated yet" in card and "Fashion-MNIST, MIT" in card and "1 epochs of" in card
     assert "| input | `images` | (N, 28, 28, 1) | float32 |" in card and "zoo reconstruct tiny-ae" in card
     (out / "README.md").write_text("edited by hand\n")
-    assert_one_line_error(run_zoo("reconstruct", out), "README.md does not match its sha256")
-    result = run_zoo("card", out)  # rewrites the card from the metadata and records its new checksum
+    assert_one_line_error(zoo_main("reconstruct", out), "README.md does not match its sha256")
+    result = zoo_main("card", out)  # rewrites the card from the metadata and records its new checksum
     assert result.returncode == 0 and (out / "README.md").read_text() == card
-    assert run_zoo("reconstruct", out, "-o", tmp_path / "r.png").returncode == 0
-    assert_one_line_error(run_zoo("export", tmp_path), "not a run folder")
+    assert zoo_main("reconstruct", out, "-o", tmp_path / "r.png").returncode == 0
+    assert_one_line_error(zoo_main("export", tmp_path), "not a run folder")

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import ROOT, run_zoo
+from conftest import ROOT, run_zoo, zoo_main
 from zoo import blocks, data, images
 from zoo.config import DataConfig, DomainConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
@@ -320,7 +320,7 @@ def test_train_on_two_folders_export_and_translate(tmp_path, data_dir):
     assert session.run(None, {"images_b": np.zeros((3, 20, 28, 1), "float32")})[0].shape == (3, 20, 28, 1)
 
     out = tmp_path / "translated"
-    result = run_zoo("translate", export, folder_a, "--direction", "a2b", "-o", out)
+    result = zoo_main("translate", export, folder_a, "--direction", "a2b", "-o", out)
     assert result.returncode == 0, result.stderr[-3000:]
     written = sorted(p.name for p in out.glob("*.png"))
     assert written == sorted([f"{i:02d}.png" for i in range(24)] + ["grid.png"])

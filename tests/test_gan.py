@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import ROOT, read_h5, resumed_and_straight, run_zoo, tiny_run
+from conftest import ROOT, read_h5, resumed_and_straight, tiny_run, zoo_main
 from zoo.config import DataConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError
@@ -330,7 +330,7 @@ def test_conditional_export_matches_keras_in_every_format(cgan_run):
 
 def test_zoo_sample_writes_a_grid_of_one_class(cgan_run, tmp_path):
     out = tmp_path / "threes.png"
-    result = run_zoo("sample", cgan_run[1].export_dir, "-n", "16", "--label", "3", "-o", out, "--scale", "1")
+    result = zoo_main("sample", cgan_run[1].export_dir, "-n", "16", "--label", "3", "-o", out, "--scale", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "label 3" in result.stdout
     picture = np.asarray(Image.open(out))

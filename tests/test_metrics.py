@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import zoo
-from conftest import run_zoo
+from conftest import run_zoo, zoo_main
 from zoo import metrics as M
 from zoo.artifacts import read_metadata, verify_checksums
 from zoo.config import DataConfig, load_recipe, recipe_from_dict
@@ -236,7 +236,7 @@ def test_zoo_eval_writes_metrics_into_a_copy_of_a_shipped_artifact(tmp_path, dat
     before = {p.name: sha(p) for p in original.iterdir() if p.is_file()}
     copy = tmp_path / "vae-mnist-binarized"
     shutil.copytree(original, copy)
-    result = run_zoo("eval", copy, "--num-samples", 200, "--k", 5, "--kid-subsets", 10, "--data-dir", data_dir)
+    result = zoo_main("eval", copy, "--num-samples", 200, "--k", 5, "--kid-subsets", 10, "--data-dir", data_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "real floor" in result.stdout and "FID" in result.stdout and "iwae_nll_nats" in result.stdout
     report = json.loads((copy / "metrics.json").read_text())

@@ -154,12 +154,25 @@ class GenerativeModel(keras.Model):
         """The ``role`` optimizer's learning rate: the recipe's number, or a schedule a family builds from it."""
         return recipe.optimizer[role].learning_rate
 
+    def compile(self, optimizer="rmsprop", *args, **kwargs):
+        """Keras' ``compile``, then the optimizer's state is allocated at once: ``fit`` then traces its
+        train function once, where building the state inside the first step costs a second trace."""
+        super().compile(optimizer, *args, **kwargs)
+        if self.optimizer is not None and self.trainable_variables:
+            self.build_optimizer_state()
+
+    def compile_from_config(self, config):
+        # Keras skips this for a model whose compile() is overridden; ours keeps Keras' arguments.
+        if config:
+            self.compile(**keras.saving.deserialize_keras_object(config))
+
     def build_optimizer_state(self) -> None:
         """Allocate every optimizer's variables, so a checkpoint's optimizer state can be loaded into them.
 
         Families with several optimizers (GANs) override this to build each on its own variables.
         """
-        self.optimizer.build(self.trainable_variables)
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
 
     # ------------------------------------------------------------ artifacts
 

@@ -1,0 +1,169 @@
+"""Noise schedules, samplers and the U-Net, apart from any training: the forward process is exact, the samplers
+are the papers' (and draw the data distribution given the exact denoiser), the network takes any timestep."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.diffusion import NoiseSchedule, SamplerSettings, compile_sampler, cosine_alphas_cumprod
+from zoo.reference_sampler import ddim_timesteps
+from zoo.unet import unet
+
+
+def gaussian_denoiser(schedule, prediction_type, mu, s):
+    """The exact (posterior-mean) denoiser for data x0 ~ N(mu, s^2) per pixel: the best any network could do."""
+    ab_table = tf.constant(schedule.alphas_cumprod, tf.float32)
+
+    def denoiser(x_t, t):
+        ab = tf.reshape(tf.gather(ab_table, t), (-1, 1, 1, 1))
+        residual = (x_t - tf.sqrt(ab) * mu) / (ab * s**2 + 1.0 - ab)
+        eps = tf.sqrt(1.0 - ab) * residual  # E[eps | x_t]
+        x0 = mu + tf.sqrt(ab) * s**2 * residual  # E[x0 | x_t]
+        return eps if prediction_type == "epsilon" else tf.sqrt(ab) * eps - tf.sqrt(1.0 - ab) * x0
+
+    return denoiser
+
+
+# ---------------------------------------------------------------- schedules and the forward process
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+def test_forward_process_has_the_closed_form_mean_and_variance(name):
+    """q(x_t | x_0) drawn in one shot, and reached by t + 1 single steps of q(x_s | x_s-1), matches N(sqrt(ab) x0, 1 - ab)."""
+    schedule = NoiseSchedule(name, 1000)
+    n, x0 = 20_000, np.array([-0.8, 0.3, 1.0], np.float32)
+    rng = np.random.default_rng(0)
+    for t in (0, 40, 500, 999):
+        mean = np.sqrt(np.prod(1.0 - schedule.betas[: t + 1])) * x0  # the closed form, from the betas
+        variance = 1.0 - np.prod(1.0 - schedule.betas[: t + 1])
+        images = np.broadcast_to(x0[None, None, None, :], (n, 1, 1, 3))  # 3 pixels with different x0
+        noise = tf.random.stateless_normal(images.shape, seed=[t, 1])
+        one_shot = schedule.q_sample(images, tf.fill([n], t), noise).numpy().reshape(n, 3)
+        chain = np.broadcast_to(x0, (n, 3)).astype(np.float64)
+        for beta in schedule.betas[: t + 1]:
+            chain = np.sqrt(1.0 - beta) * chain + np.sqrt(beta) * rng.standard_normal(chain.shape)
+        for draws in (one_shot, chain):
+            tolerance = 5 * np.sqrt(variance / n)  # five standard errors of the mean
+            np.testing.assert_allclose(draws.mean(0), mean, atol=tolerance, rtol=0)
+            np.testing.assert_allclose(draws.var(0), np.full(3, variance), rtol=5 * np.sqrt(2 / n), atol=0)
+
+
+def test_cumulative_alphas_decrease_and_the_endpoints_are_the_papers():
+    for name in ("linear", "cosine"):
+        ab = NoiseSchedule(name, 1000).alphas_cumprod
+        assert ab.dtype == np.float64 and np.all(np.diff(ab) < 0) and 0 < ab[-1] < ab[0] < 1
+    linear = NoiseSchedule("linear", 1000)
+    assert linear.betas[0] == pytest.approx(1e-4) and linear.betas[-1] == pytest.approx(0.02)
+    assert linear.alphas_cumprod[-1] == pytest.approx(4.04e-5, rel=0.01)  # x_T is noise up to 4e-5 of signal
+    cosine = NoiseSchedule("cosine", 1000)
+    f = lambda t: np.cos((t / 1000 + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731  (Nichol & Dhariwal eq. 17)
+    t = np.arange(1, 1000)
+    np.testing.assert_allclose(cosine.alphas_cumprod[:-1], f(t) / f(0), rtol=1e-12)  # abar(t), 0-based index t - 1
+    np.testing.assert_allclose(cosine_alphas_cumprod(t, 1000), f(t) / f(0), rtol=1e-12)
+    # s = 0.008 makes sqrt(beta_1) slightly smaller than the pixel bin size 1/127.5; beta_T is clipped to 0.999
+    assert 0.5 / 127.5 < np.sqrt(cosine.betas[0]) < 1 / 127.5
+    assert cosine.betas[-1] == 0.999 and cosine.betas.max() == 0.999 and np.all(cosine.betas[:-1] < 0.999)
+    assert cosine.alphas_cumprod[499] == pytest.approx(f(500) / f(0)) and 0.45 < cosine.alphas_cumprod[499] < 0.5
+    assert cosine.alphas_cumprod[-1] < 1e-8
+    with pytest.raises(ValueError, match="schedule must be one of linear, cosine"):
+        NoiseSchedule("quadratic")
+
+
+def test_posterior_constants_are_bayes_rule():
+    """q(x_t-1 | x_t, x0) from the two Gaussians q(x_t-1 | x0) and q(x_t | x_t-1) by completing the square."""
+    s = NoiseSchedule("cosine", 200)
+    ab_prev, alpha, beta = s.alphas_cumprod_prev[1:], s.alphas[1:], s.betas[1:]  # t >= 1: x_t-1 is noisy
+    precision = 1.0 / (1.0 - ab_prev) + alpha / beta
+    np.testing.assert_allclose(s.posterior_variance[1:], 1.0 / precision, rtol=1e-9)
+    np.testing.assert_allclose(s.posterior_mean_coef1[1:], np.sqrt(ab_prev) / (1 - ab_prev) / precision, rtol=1e-9)
+    np.testing.assert_allclose(s.posterior_mean_coef2[1:], np.sqrt(alpha) / beta / precision, rtol=1e-9)
+    assert s.posterior_variance[0] == 0 and s.posterior_mean_coef1[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v"])
+def test_predictions_convert_back_to_x0_and_eps(prediction_type):
+    schedule = NoiseSchedule("cosine", 1000)
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-1, 1, (4, 5, 5, 1)).astype("float32")
+    eps = rng.standard_normal(x0.shape).astype("float32")
+    t = tf.constant([0, 300, 700, 980])
+    x_t = schedule.q_sample(x0, t, eps)
+    target = schedule.target(x0, eps, t, prediction_type)
+    np.testing.assert_allclose(schedule.predict_x0(target, x_t, t, prediction_type), x0, atol=2e-4)
+    np.testing.assert_allclose(schedule.predict_eps(target, x_t, t, prediction_type)[:3], eps[:3], atol=2e-4)
+
+
+# ---------------------------------------------------------------- samplers
+
+
+def test_timestep_spacings():
+    assert list(ddim_timesteps(1000, 4, "linspace")) == [999, 666, 333, 0]
+    assert list(ddim_timesteps(1000, 4, "trailing")) == [999, 749, 499, 249]
+    for spacing in ("linspace", "trailing"):
+        assert list(ddim_timesteps(10, 10, spacing)) == list(range(9, -1, -1))
+        for steps in (1, 7, 50, 333, 999):
+            found = ddim_timesteps(1000, steps, spacing)
+            assert len(found) == steps and found[0] == 999 and np.all(np.diff(found) < 0) and found[-1] >= 0
+    with pytest.raises(ValueError, match=r"steps must be in \[1, 1000\]"):
+        ddim_timesteps(1000, 1001)
+
+
+@pytest.mark.parametrize("spacing", ["linspace", "trailing"])
+def test_ddim_with_eta_one_over_all_steps_is_the_ddpm_posterior(spacing):
+    schedule = NoiseSchedule("linear", 100)
+    ddim, ddpm = schedule.ddim_table(100, eta=1.0, spacing=spacing), schedule.ddpm_table("fixed_small")
+    np.testing.assert_array_equal(ddim["timesteps"], ddpm["timesteps"])
+    for key in ("c_x0", "c_xt", "sigma"):  # mean coefficients of x0 and x_t, and the posterior's stddev
+        np.testing.assert_allclose(ddim[key], ddpm[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    # ... and the compiled chains agree step for step: same noise, same per-step draws, x0 clipping on
+    denoiser = gaussian_denoiser(schedule, "epsilon", 0.6, 0.5)  # predicts x0 beyond 1 at times: clipping acts
+    noise = tf.random.stateless_normal((3, 8, 8, 1), seed=[4, 2])
+    run = lambda sampler: compile_sampler(denoiser, schedule, "epsilon", sampler)(noise, 7).numpy()  # noqa: E731
+    a = run(SamplerSettings("ddim", 100, eta=1.0, spacing=spacing))
+    b = run(SamplerSettings("ddpm", variance="fixed_small"))
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert not np.allclose(b, run(SamplerSettings("ddpm", variance="fixed_large")), atol=1e-2)
+
+
+@pytest.mark.parametrize("prediction_type,schedule", [("epsilon", "linear"), ("v", "cosine")])
+def test_samplers_draw_the_data_distribution_given_the_exact_denoiser(prediction_type, schedule):
+    """With the posterior-mean denoiser of N(mu, s^2) data, the samplers over all T steps return that distribution.
+
+    12544 pixels: the mean's standard error is 0.003. DDPM's fixed variances bracket the true reverse
+    variance (Ho et al. sec. 3.2), so its spread is close but not exact; 50 DDIM steps add discretization error.
+    """
+    schedule = NoiseSchedule(schedule, 1000)
+    mu, s = 0.2, 0.3
+    denoiser = gaussian_denoiser(schedule, prediction_type, mu, s)
+    noise = tf.random.stateless_normal((16, 28, 28, 1), seed=[0, 0])
+    for settings, std_tolerance in ((SamplerSettings("ddpm", clip_x0=False), 0.015),
+                                    (SamplerSettings("ddpm", variance="fixed_large", clip_x0=False), 0.015),
+                                    (SamplerSettings("ddim", 1000, eta=0.0, clip_x0=False), 0.01),
+                                    (SamplerSettings("ddim", 50, eta=0.0, clip_x0=False), 0.03)):
+        x = compile_sampler(denoiser, schedule, prediction_type, settings)(noise, 1).numpy()
+        assert abs(x.mean() - mu) < 0.01 and abs(x.std() - s) < std_tolerance, (settings, x.mean(), x.std())
+
+
+# ---------------------------------------------------------------- the network
+
+
+def test_unet_pads_and_crops_any_depth_and_rejects_unknown_attention_sizes():
+    for widths, attention in (((8, 8), (14,)), ((8, 8, 8, 8), (4,))):  # 28 -> 14; 28 padded to 32 -> 16 -> 8 -> 4
+        network = unet((28, 28, 1), widths, 1, attention, 4)
+        assert network.output_shape == (None, 28, 28, 1)
+        assert network([np.zeros((2, 28, 28, 1), "float32"), np.array([0, 5], "int32")]).shape == (2, 28, 28, 1)
+    assert any(layer.name.endswith("_pad") for layer in network.layers)
+    with pytest.raises(ValueError, match=r"attention_resolutions \[5\].*they are \[28, 14, 7\]"):
+        unet((28, 28, 1), (8, 8, 8), 1, (5,))
+
+
+def test_timestep_changes_the_prediction():
+    keras.utils.set_random_seed(0)
+    network = unet((28, 28, 1), (8, 16), 1, (14,), 4)
+    for v in network.weights:  # the output convolution starts at zero
+        if "conv_out" in v.path:
+            v.assign(np.full(v.shape, 0.1, "float32"))
+    x = np.random.default_rng(0).standard_normal((1, 28, 28, 1)).astype("float32")
+    a, b = network([x, np.array([10], "int32")]), network([x, np.array([900], "int32")])
+    assert np.abs(a.numpy() - b.numpy()).max() > 1e-3
