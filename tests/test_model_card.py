@@ -1,6 +1,6 @@
 """The key figures `zoo list`, the README's table and the model cards show, from an artifact's metadata."""
 
-from zoo.model_card import key_metrics
+from zoo.model_card import _data_section, key_metrics
 
 
 def meta(metrics, n=1000):
@@ -27,3 +27,13 @@ def test_a_diffusion_model_shows_its_default_sampler_first():
 def test_an_unevaluated_model_says_so():
     figures = key_metrics({"training": {"final": {"val_loss": 0.2846}}})
     assert figures == ["val_loss 0.2846 (not evaluated: run `zoo eval`)"]
+
+
+def test_the_card_says_whether_pixels_were_binarized():
+    data = {"data": {"image_size": [28, 28], "channels": 1, "value_range": [0.0, 1.0]}}
+    binarized = " ".join(_data_section({}, {**data, "model": {"likelihood": "bernoulli", "binarize": True}}))
+    grey = " ".join(_data_section({}, {**data, "model": {"likelihood": "bernoulli", "binarize": False}}))
+    normal = " ".join(_data_section({}, {**data, "model": {"likelihood": "normal"}}))
+    assert "dynamic binarization" in binarized and "cross-entropies" not in binarized
+    assert "dynamic binarization" not in grey and "cross-entropies, not densities" in grey
+    assert "binariz" not in normal and "cross-entropies" not in normal

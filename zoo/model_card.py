@@ -126,8 +126,13 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
         prep += f"; training augmentation: resize to {d['load_size']} and crop back at random"
     if d.get("random_flip"):
         prep += ", random horizontal flips"
-    binarize = recipe.get("model", {}).get("likelihood") == "bernoulli"
-    lines.append(prep + ("; pixels binarized afresh each batch (dynamic binarization)" if binarize else ""))
+    model = recipe.get("model", {})
+    if model.get("binarize"):
+        prep += "; pixels binarized afresh each batch (dynamic binarization)"
+    elif model.get("likelihood") == "bernoulli":
+        prep += ("; grey levels kept, scored by the Bernoulli cross-entropy, so likelihoods (NLL) are "
+                 "cross-entropies, not densities of grey levels")
+    lines.append(prep)
     if known.get("local") and ".npz" in str(dataset.get("train", "")):
         lines.append(f"- The local copy: {known['local']}")
     return lines
