@@ -179,7 +179,7 @@ def _evaluation_section(meta: dict, report: dict | None) -> list[str]:
         lines += [""] + _table(header, rows)
     for section, values in report_figures(report).items():
         lines += ["", f"{section.capitalize()}: " + ", ".join(f"{k} {_number(v, 6)}" for k, v in values.items())]
-    lines += [f"", *[f"Note: {note}" for note in report.get("notes", [])]]
+    lines += ["", *[f"Note: {note}" for note in report.get("notes", [])]]
     return lines
 
 
@@ -258,7 +258,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              f"- Family: `{meta.get('family')}` (`zoo.models.{meta.get('class_name')}`); {params.get('total', 0):,} "
              f"parameters" + (f" ({parts})" if parts else ""),
              f"- Key figures: {'; '.join(key_metrics(meta)) or 'not evaluated'}",
-             f"- Files: `model.keras` (Keras 3), `saved_model/` (TF Serving signatures), "
+             "- Files: `model.keras` (Keras 3), `saved_model/` (TF Serving signatures), "
              + ", ".join(f"`{e['onnx']}`" for e in meta.get("endpoints", []) if e.get("onnx"))
              + ", `examples.npz` (test vectors), `metadata.json` (sha256 of every file)"
              + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
