@@ -1,7 +1,12 @@
 """Shared test fixtures. Tests use only local data: ../shared/data beside the repo, or arrays made here."""
 
+import contextlib
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -62,9 +67,6 @@ def tiny_recipe(tmp_path) -> Path:
 
 def run_zoo(*args, env=None, timeout=600):
     """Run the real `zoo` command line in a new process; return the CompletedProcess."""
-    import subprocess
-    import sys
-
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], capture_output=True, text=True,
@@ -74,11 +76,6 @@ def run_zoo(*args, env=None, timeout=600):
 def zoo_main(*args, env=None):
     """Run the `zoo` command line in this process, as `run_zoo` does in a new one (without its TensorFlow
     start-up of several seconds): a CompletedProcess with the exit code and what was printed."""
-    import contextlib
-    import io
-    import subprocess
-    from unittest import mock
-
     from zoo.cli import main
 
     out, err = io.StringIO(), io.StringIO()

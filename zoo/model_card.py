@@ -241,7 +241,7 @@ def _usage(meta: dict) -> list[str]:
 
 def render(folder) -> str:
     """The model card of the artifact in ``folder``, from its metadata.json and metrics.json."""
-    from zoo.artifacts import read_metadata
+    from zoo.artifacts import read_metadata  # see catalog()
 
     metrics = Path(folder) / "metrics.json"
     return from_metadata(read_metadata(folder), json.loads(metrics.read_text()) if metrics.is_file() else None)
@@ -287,9 +287,9 @@ def write(name_or_path) -> Path:
 
 def catalog(folders: dict) -> list[str]:
     """The README's model table: one markdown row per artifact ({name: folder}), with a thumbnail of its preview."""
-    rows = []
-    from zoo.artifacts import read_metadata
+    from zoo.artifacts import read_metadata  # here, not at the top: zoo.artifacts imports zoo.export, which imports us
 
+    rows = []
     for name, folder in folders.items():
         meta = read_metadata(folder)
         known = DATASETS.get(meta.get("dataset", {}).get("name", ""), {})

@@ -93,8 +93,7 @@ def build_model(recipe: Recipe, strategy=None, steps_per_epoch: int = 0):
     strategy = strategy or runtime.make_strategy(recipe.train.distribution)
     with strategy.scope():
         model = get_family(recipe.family).from_recipe(recipe)
-        model.compile_from_recipe(recipe, steps_per_epoch)
-        model.build_optimizer_state()
+        model.compile_from_recipe(recipe, steps_per_epoch)  # compile allocates the optimizer state
     return model
 
 
