@@ -13,6 +13,13 @@ def test_key_figures_name_the_floor_and_the_count():
     assert key_metrics(meta({"test_accuracy": 0.9202, "test_loss": 0.22})) == ["accuracy 92.02%"]
 
 
+def test_a_grey_level_bernoulli_nll_is_called_a_cross_entropy():
+    grey = {**meta({"iwae_nll_nats": 234.92}), "recipe": {"model": {"likelihood": "bernoulli"}}}
+    binarized = {**meta({"iwae_nll_nats": 89.57}), "recipe": {"model": {"likelihood": "bernoulli", "binarize": True}}}
+    assert key_metrics(grey) == ["NLL 234.92 nats (grey-level cross-entropy)"]
+    assert key_metrics(binarized) == ["NLL 89.57 nats"]
+
+
 def test_each_direction_of_a_translation_has_its_own_floor():
     figures = key_metrics(meta({"fid_a2b": 2.3755, "fid_b2a": 14.38, "fid_floor_a": 0.039, "fid_floor_b": 0.048}))
     assert figures == ["FID a2b 2.38 (floor 0.048, n = 1,000)", "FID b2a 14.4 (floor 0.039, n = 1,000)"]

@@ -56,6 +56,12 @@ def _number(value, digits: int = 4) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:.{digits}g}"
 
 
+def _grey_level_bernoulli(recipe: dict) -> bool:
+    """A Bernoulli likelihood on grey levels (no binarization): its "NLL" is a cross-entropy, not a density."""
+    model = recipe.get("model", {})
+    return model.get("likelihood") == "bernoulli" and not model.get("binarize")
+
+
 def key_metrics(meta: dict) -> list[str]:
     """The one or two figures that say how good a model is, for `zoo list` and the README's table."""
     metrics = meta.get("metrics") or {}
@@ -72,7 +78,8 @@ def key_metrics(meta: dict) -> list[str]:
         shown = f"{value:.1f}" if value >= 10 else f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
         out.append(f"{label} {shown}" + (f" (floor {floor:.2g}, n = {n:,})" if floor is not None and n else ""))
     if "iwae_nll_nats" in metrics:
-        out.append(f"NLL {metrics['iwae_nll_nats']:.2f} nats")
+        out.append(f"NLL {metrics['iwae_nll_nats']:.2f} nats"
+                   + (" (grey-level cross-entropy)" if _grey_level_bernoulli(meta.get("recipe", {})) else ""))
     if "label_accuracy" in metrics:
         out.append(f"label accuracy {100 * metrics['label_accuracy']:.1f}%")
     if not out:
@@ -126,10 +133,9 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
         prep += f"; training augmentation: resize to {d['load_size']} and crop back at random"
     if d.get("random_flip"):
         prep += ", random horizontal flips"
-    model = recipe.get("model", {})
-    if model.get("binarize"):
+    if recipe.get("model", {}).get("binarize"):
         prep += "; pixels binarized afresh each batch (dynamic binarization)"
-    elif model.get("likelihood") == "bernoulli":
+    elif _grey_level_bernoulli(recipe):
         prep += ("; grey levels kept, scored by the Bernoulli cross-entropy, so likelihoods (NLL) are "
                  "cross-entropies, not densities of grey levels")
     lines.append(prep)
