@@ -104,3 +104,17 @@ def test_mirrored_strategy_runs_the_same_train_step(tiny_recipe, data_dir, tmp_p
     recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.distribution='mirrored'"])
     result = train(recipe, tmp_path / "run", data_dir=data_dir, export=False, verbose=0)
     assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])
+
+
+def test_an_xla_run_turns_op_determinism_off_after_a_deterministic_one(tiny_recipe, data_dir, tmp_path):
+    """train.jit_compile needs train.deterministic = false; the switch is process-wide, so a run in the same
+    process after a deterministic one must turn determinism off (TensorFlow exports no function for it)."""
+    from tensorflow.python.framework import config as tf_config
+    train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), tmp_path / "a", data_dir=data_dir,
+          export=False, verbose=0)
+    assert tf_config.is_op_determinism_enabled()
+    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.jit_compile=true",
+                                                 "train.deterministic=false"])
+    result = train(recipe, tmp_path / "b", data_dir=data_dir, export=False, verbose=0)
+    assert not tf_config.is_op_determinism_enabled()
+    assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])

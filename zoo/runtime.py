@@ -8,6 +8,7 @@ import platform
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # for disable_op_determinism (see configure)
 
 
 def has_gpu() -> bool:
@@ -26,8 +27,10 @@ def configure(train_cfg) -> str:
     keras.utils.set_random_seed(train_cfg.seed)
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    else:  # the switch is process-wide: a previous run in this process may have turned it on
-        tf.config.experimental.disable_op_determinism()
+    elif tf_config.is_op_determinism_enabled():
+        # The switch is process-wide and a previous run in this process may have turned it on; TensorFlow
+        # exports no way to turn it off (tf.config.experimental has only enable_op_determinism).
+        tf_config.disable_op_determinism()
     policy = resolve_precision(train_cfg.precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
