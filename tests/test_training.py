@@ -9,6 +9,7 @@ import time
 import h5py
 import numpy as np
 import pytest
+from tensorflow.python.framework import config as tf_config  # TensorFlow exports no way to read the switch
 
 from conftest import ROOT, run_zoo
 from zoo.config import load_recipe
@@ -109,7 +110,6 @@ def test_mirrored_strategy_runs_the_same_train_step(tiny_recipe, data_dir, tmp_p
 def test_an_xla_run_turns_op_determinism_off_after_a_deterministic_one(tiny_recipe, data_dir, tmp_path):
     """train.jit_compile needs train.deterministic = false; the switch is process-wide, so a run in the same
     process after a deterministic one must turn determinism off (TensorFlow exports no function for it)."""
-    from tensorflow.python.framework import config as tf_config
     train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), tmp_path / "a", data_dir=data_dir,
           export=False, verbose=0)
     assert tf_config.is_op_determinism_enabled()
