@@ -6,6 +6,16 @@ does the same after verifying the artifact's checksums.
 """
 
 import os as _os
+import sys as _sys
+
+# oneDNN's CPU kernels (convolutions, matmuls, their gradients) are 1.7-2.3x faster for every family here
+# (benchmarks/compare_keras_baseline.py), but TensorFlow turns them on by default only on CPUs with AVX-512.
+# The switch is read once, when TensorFlow is imported, so it is set here, before that; a user's own
+# TF_ENABLE_ONEDNN_OPTS (for example 0, to compare) wins, and so does a TensorFlow imported before zoo. It
+# changes float32 rounding, not the maths: exports are still checked against Keras to 1e-4, and runs stay
+# bit-exact under op determinism.
+if "tensorflow" not in _sys.modules:
+    _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def _import_tensorflow_quietly():

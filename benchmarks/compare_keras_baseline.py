@@ -1,0 +1,420 @@
+"""The zoo's default training and sampling paths against plain keras.io-style Keras, side by side in one run.
+
+    python benchmarks/compare_keras_baseline.py                      # every family, about 15 minutes
+    python benchmarks/compare_keras_baseline.py --families dcgan,ddpm --passes 5
+
+For each family with a shipped model, the recipe's model is trained two ways on the same batches:
+
+* **zoo**: ``zoo.training.build_model`` and ``fit``, as ``zoo train`` runs it (what ``import zoo``
+  sets up, e.g. oneDNN, and the recipe's settings: op determinism, XLA where the recipe asks);
+* **keras**: the plain ``keras.Model`` subclass of ``benchmarks/keras_baselines.py`` around the same
+  networks (equal parameter counts are asserted), with TensorFlow's default settings, float32, no XLA.
+
+Each side runs in a worker process of its own, because settings such as oneDNN are process-wide and
+read when TensorFlow is imported; the baseline's worker imports TensorFlow before anything of the
+zoo's. After a warm-up (tracing) the two alternate, ``--passes`` times each, and the median is
+reported. The same run times DDPM sampling (the zoo's compiled DDIM-50 and DDPM-1000 graphs against
+a Python loop of ``model.predict`` in the baseline's worker), each shipped ONNX file in onnxruntime
+at batch 1 and 64 against the zoo's Keras call, and the DDPM training step's achieved GFLOP/s beside
+a float32 matmul peak measured in each worker. Prints one JSON object, then tables. Inputs are random
+tensors of the recipe's shapes, fed from memory to both sides (no data needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {  # family -> the recipe of its shipped model
+    "autoencoder": "ae_fashion_mnist", "vae": "vae_fashion_mnist", "cvae": "cvae_mnist",
+    "dcgan": "dcgan_fashion_mnist", "cgan": "cgan_mnist", "wgan_gp": "wgan_gp_fashion_mnist",
+    "cyclegan": "cyclegan_sneaker2boot", "ddpm": "ddpm_fashion_mnist",
+}
+ONNX_ARTIFACTS = ("ae-fashion-mnist", "vae-fashion-mnist", "cvae-mnist", "dcgan-fashion-mnist", "cgan-mnist",
+                  "wgan-gp-fashion-mnist", "cyclegan-sneaker2boot", "ddpm-fashion-mnist")
+
+
+# ================================================================ the workers
+
+
+class Worker:
+    """One side's state in its own process: models built once per family, timed on request."""
+
+    def __init__(self, side: str):
+        self.side = side
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+        self.keras, self.np, self.tf = keras, np, tf
+        self.models, self.batches = {}, {}
+
+    # ------------------------------------------------------------ building
+
+    def _recipe(self, family):
+        from zoo.config import load_recipe
+
+        return load_recipe(ROOT / "recipes" / f"{RECIPES[family]}.toml")
+
+    def _batch(self, recipe, model_two_domains: bool, labelled: bool):
+        np, tf = self.np, self.tf
+        shape = (recipe.train.batch_size, *recipe.data.image_size, recipe.data.channels)
+        low, high = recipe.data.value_range
+        rng = np.random.default_rng(0)
+        images = rng.uniform(low, high, shape).astype("float32")
+        if model_two_domains:
+            return (images, rng.uniform(low, high, shape).astype("float32"))
+        if labelled:
+            return (images, rng.integers(0, 10, shape[0]).astype("int32"))
+        return images
+
+    def build(self, family: str) -> dict:
+        if family in self.models:
+            return {"parameters": self.models[family][1]}
+        from zoo import runtime
+        from zoo.models import get_family
+        from zoo.training import build_model
+
+        recipe = self._recipe(family)
+        if self.side == "zoo":
+            runtime.configure(recipe.train)
+            model = build_model(recipe, steps_per_epoch=1000)
+            parameters = int(sum(self.np.prod(v.shape) for v in model.trainable_variables))
+        else:
+            self.keras.utils.set_random_seed(recipe.train.seed)
+            zoo_model = get_family(recipe.family).from_recipe(recipe)  # only for its networks
+            model = self._baseline(family, recipe, zoo_model)
+            parameters = int(sum(self.np.prod(v.shape) for v in model.trainable_variables))
+        batch = self._batch(recipe, family == "cyclegan", bool(recipe.data.labels))
+        self.models[family] = (model, parameters, recipe)
+        self.batches[family] = self.tf.data.Dataset.from_tensors(batch).repeat()
+        return {"parameters": parameters, "batch_size": recipe.train.batch_size,
+                "jit_compile": bool(getattr(model, "jit_compile", False))}
+
+    def _baseline(self, family, recipe, zoo_model):
+        import keras_baselines as kb
+
+        keras, m = self.keras, recipe.model
+
+        def adam(role="default"):
+            o = recipe.optimizer[role]
+            return keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon,
+                                         **({"clipnorm": o.clipnorm} if o.clipnorm else {}))
+
+        if family == "autoencoder":
+            model = kb.Autoencoder(zoo_model.encoder, zoo_model.decoder)
+        elif family in ("vae", "cvae"):
+            model = kb.VAE(zoo_model.encoder, zoo_model.decoder, binarize=m.binarize, conditional=family == "cvae")
+        elif family in ("dcgan", "cgan"):
+            model = kb.GAN(zoo_model.discriminator, zoo_model.generator, m.latent_dim,
+                           label_smoothing=m.label_smoothing, conditional=family == "cgan")
+        elif family == "wgan_gp":
+            model = kb.WGANGP(zoo_model.discriminator, zoo_model.generator, m.latent_dim,
+                              discriminator_extra_steps=m.n_critic, gp_weight=m.gp_weight)
+        elif family == "cyclegan":
+            model = kb.CycleGAN(zoo_model.generator_a2b, zoo_model.generator_b2a, zoo_model.discriminator_a,
+                                zoo_model.discriminator_b, lambda_cycle=m.cycle_weight, lambda_identity=m.identity_weight)
+        elif family == "ddpm":
+            model = kb.DiffusionModel(zoo_model.network, zoo_model.ema_network,
+                                      zoo_model.noise_schedule.alphas_cumprod, ema=m.ema_decay)
+        else:
+            raise ValueError(family)
+        if family in ("autoencoder", "vae", "cvae", "ddpm"):
+            model.compile(optimizer=adam())
+        elif family == "cyclegan":
+            model.compile(adam("generator"), adam("discriminator"))
+        else:
+            model.compile(adam("discriminator"), adam("generator"))
+        if family == "ddpm":
+            self.ddpm_twin = zoo_model
+        return model
+
+    # ------------------------------------------------------------ timing
+
+    def train(self, family: str, steps: int) -> dict:
+        model, _, recipe = self.models[family]
+        began = time.perf_counter()
+        model.fit(self.batches[family], epochs=1, steps_per_epoch=steps, verbose=0)
+        seconds = time.perf_counter() - began
+        return {"seconds": seconds, "images": steps * recipe.train.batch_size}
+
+    def sample(self, sampler: str, steps: int, batch: int) -> dict:
+        np, tf = self.np, self.tf
+        noise = np.random.default_rng(1).standard_normal((batch, 28, 28, 1)).astype("float32")
+        began = time.perf_counter()
+        if self.side == "zoo":
+            model = self.models["ddpm"][0]
+            model.generate(noise, steps=None if sampler == "ddpm" else steps, sampler=sampler).numpy()
+        else:
+            import keras_baselines as kb
+
+            schedule = self.ddpm_twin.noise_schedule
+            kb.predict_loop_sampler(self.ddpm_twin.ema_network, schedule.alphas_cumprod, steps, noise,
+                                    ddpm_betas=schedule.betas if sampler == "ddpm" else None)
+        return {"seconds": time.perf_counter() - began, "images": batch}
+
+    def train_flops(self, family: str) -> dict:
+        """Forward FLOPs of the DDPM network at the training batch (TensorFlow's profiler), times 3 for a step."""
+        tf = self.tf
+        model, _, recipe = self.models[family]
+        network = model.network
+        shape = (recipe.train.batch_size, *recipe.data.image_size, recipe.data.channels)
+        concrete = tf.function(lambda x, t: network([x, t], training=False)).get_concrete_function(
+            tf.TensorSpec(shape, tf.float32), tf.TensorSpec(shape[:1], tf.int32))
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        forward = tf.compat.v1.profiler.profile(graph=concrete.graph, options=options).total_float_ops
+        return {"forward_flops": int(forward), "train_step_flops": 3 * int(forward)}
+
+    def matmul_peak(self, n: int = 1024, repeats: int = 20) -> dict:
+        tf = self.tf
+        a = tf.random.normal((n, n))
+        b = tf.random.normal((n, n))
+
+        @tf.function
+        def chain(a, b):
+            c = a
+            for _ in range(repeats):
+                c = tf.linalg.matmul(c, b) * 1e-3
+            return c
+
+        chain(a, b).numpy()
+        best = min(_timed(lambda: chain(a, b).numpy()) for _ in range(5))
+        return {"gflops": 2 * n**3 * repeats / best / 1e9, "n": n}
+
+    def onnx(self, name: str, endpoint: str, batch: int, runtime: str) -> dict:
+        """Seconds per call of one exported endpoint at ``batch``: in onnxruntime, or the zoo's Keras method."""
+        np = self.np
+        import onnxruntime as ort
+
+        import zoo
+        from zoo.artifacts import read_metadata, resolve
+
+        key = ("onnx", name)
+        if key not in self.models:
+            folder = resolve(name)
+            self.models[key] = (zoo.load(name), read_metadata(name), folder, {})
+        model, metadata, folder, sessions = self.models[key]
+        info = next(e for e in metadata["endpoints"] if e["name"] == endpoint)
+        rng = np.random.default_rng(0)
+        inputs = {}
+        for spec in info["inputs"]:
+            shape = [batch] + [28 if d is None else d for d in spec["shape"][1:]]
+            if spec["kind"] == "label":
+                inputs[spec["name"]] = rng.integers(0, model.num_classes, shape).astype("int32")
+            elif spec["kind"] == "timestep":
+                inputs[spec["name"]] = rng.integers(0, int(spec["value_range"][1]) + 1, shape).astype("int32")
+            else:
+                inputs[spec["name"]] = rng.standard_normal(shape).astype("float32")
+        if runtime == "onnxruntime":
+            if endpoint not in sessions:
+                sessions[endpoint] = ort.InferenceSession(str(folder / f"{info['onnx']}.onnx"),
+                                                          providers=["CPUExecutionProvider"])
+            session = sessions[endpoint]
+            call = lambda: session.run(None, inputs)  # noqa: E731
+        else:
+            args = [inputs[spec["name"]] for spec in info["inputs"]]
+            if endpoint in ("a2b", "b2a"):
+                call = lambda: np.asarray(model.translate(args[0], endpoint))  # noqa: E731
+            else:
+                method = getattr(model, endpoint)
+                call = lambda: _numpy(method(*args))  # noqa: E731
+        call(), call()  # warm-up: traces, allocates
+        calls, began = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - began < 0.5:
+            call()
+            calls += 1
+        return {"seconds": (time.perf_counter() - began) / calls}
+
+
+def _numpy(result):
+    """Force a result (a tensor, or a tuple of them such as a VAE's posterior) to be computed."""
+    if isinstance(result, tuple):
+        return [_numpy(r) for r in result if hasattr(r, "numpy")]
+    return result.numpy()
+
+
+def _timed(fn) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
+def serve(side: str) -> None:
+    """A worker's main loop: one JSON request a line on stdin, one JSON answer a line on the real stdout."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else printed (TensorFlow, Keras) goes to stderr
+    sys.path.insert(0, str(Path(__file__).parent))
+    if side == "keras":
+        import tensorflow  # noqa: F401  (first: TensorFlow's own defaults, before zoo is imported)
+    import zoo  # noqa: F401
+
+    worker = Worker(side)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            answer = getattr(worker, request.pop("op"))(**request)
+        except Exception as exc:  # reported to the driver, which stops the run
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
+# ================================================================ the driver
+
+
+class Side:
+    def __init__(self, side: str):
+        env = dict(os.environ)
+        if side == "keras":
+            env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's default for this CPU
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", side], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env, text=True, cwd=ROOT)
+
+    def ask(self, op: str, **kwargs) -> dict:
+        self.process.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline() or '{"error": "the worker died"}')
+        if "error" in answer:
+            raise SystemExit(f"{op} {kwargs}: {answer['error']}")
+        return answer
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def alternate(zoo: Side, keras: Side, passes: int, op: str, **kwargs) -> dict:
+    """``passes`` timings of each side, alternating; images per second from the median seconds."""
+    times = {"zoo": [], "keras": []}
+    for _ in range(passes):
+        for name, side in (("zoo", zoo), ("keras", keras)):
+            answer = side.ask(op, **kwargs)
+            times[name].append(answer["seconds"])
+    images = answer["images"]
+    out = {name: {"median_seconds": statistics.median(t), "images_per_second": images / statistics.median(t),
+                  "seconds": [round(s, 3) for s in t]} for name, t in times.items()}
+    out["speedup"] = out["zoo"]["images_per_second"] / out["keras"]["images_per_second"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=("zoo", "keras"), help=argparse.SUPPRESS)
+    parser.add_argument("--families", default=",".join(RECIPES), help="comma-separated (default: all eight)")
+    parser.add_argument("--passes", type=int, default=3, help="alternating timed passes per side (median reported)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="about how long one training pass takes")
+    parser.add_argument("--sample-batch", type=int, default=8, help="images per DDPM sampling call")
+    parser.add_argument("--skip-sampling", action="store_true")
+    parser.add_argument("--skip-onnx", action="store_true")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    if args.worker:
+        return serve(args.worker)
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    unknown = sorted(set(families) - set(RECIPES))
+    if unknown:
+        raise SystemExit(f"unknown families {unknown}; choose from {', '.join(RECIPES)}")
+    if args.passes < 3:
+        raise SystemExit("--passes must be at least 3 (the median of alternating passes)")
+
+    import platform
+
+    zoo, keras = Side("zoo"), Side("keras")
+    result = {"benchmark": "compare_keras_baseline", "date": time.strftime("%Y-%m-%d"),
+              "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                          "system": platform.system()},
+              "passes": args.passes, "train": {}, "sampling": {}, "onnx": [], "flops": {}}
+    try:
+        for family in families:
+            z, k = zoo.ask("build", family=family), keras.ask("build", family=family)
+            if z["parameters"] != k["parameters"]:
+                raise SystemExit(f"{family}: the zoo model has {z['parameters']:,} trainable parameters and the "
+                                 f"baseline {k['parameters']:,}; the architectures differ")
+            for side in (zoo, keras):
+                side.ask("train", family=family, steps=2)  # trace
+            rate = 3 / keras.ask("train", family=family, steps=3)["seconds"]
+            zoo.ask("train", family=family, steps=3)
+            steps = max(3, round(rate * args.seconds))
+            row = alternate(zoo, keras, args.passes, "train", family=family, steps=steps)
+            row.update(recipe=RECIPES[family], batch_size=z["batch_size"], parameters=z["parameters"], steps=steps,
+                       zoo_jit_compile=z["jit_compile"])
+            result["train"][family] = row
+            print(f"# {family}: {row['speedup']:.2f}x", file=sys.stderr)
+        if "ddpm" in families:
+            flops = zoo.ask("train_flops", family="ddpm")
+            peaks = {"zoo": zoo.ask("matmul_peak")["gflops"], "keras": keras.ask("matmul_peak")["gflops"]}
+            row = result["train"]["ddpm"]
+            achieved = {name: flops["train_step_flops"] * row[name]["images_per_second"] / row["batch_size"] / 1e9
+                        for name in ("zoo", "keras")}
+            result["flops"] = {**flops, "achieved_gflops": achieved, "matmul_peak_gflops": peaks,
+                               "fraction_of_peak": {n: achieved[n] / max(peaks.values()) for n in achieved},
+                               "note": "train step = 3 x forward FLOPs; peak = the faster worker's 1024^3 float32 matmul"}
+            if not args.skip_sampling:
+                for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
+                    for side in (zoo, keras):
+                        side.ask("sample", sampler=sampler, steps=steps, batch=2)  # trace and compile
+                    result["sampling"][f"{sampler}_{steps}"] = alternate(zoo, keras, args.passes, "sample",
+                                                                         sampler=sampler, steps=steps, batch=args.sample_batch)
+        if not args.skip_onnx:
+            for name in ONNX_ARTIFACTS:
+                metadata = json.loads((ROOT / "exported" / name / "metadata.json").read_text())
+                for endpoint in [e for e in metadata["endpoints"] if e.get("onnx")]:
+                    for batch in (1, 64):
+                        times = {"onnxruntime": [], "keras": []}
+                        for _ in range(args.passes):
+                            for rt in times:
+                                times[rt].append(zoo.ask("onnx", name=name, endpoint=endpoint["name"], batch=batch,
+                                                         runtime=rt)["seconds"])
+                        ms = {rt: 1000 * statistics.median(t) for rt, t in times.items()}
+                        result["onnx"].append({"artifact": name, "file": f"{endpoint['onnx']}.onnx", "batch": batch,
+                                               "onnxruntime_ms": ms["onnxruntime"], "keras_ms": ms["keras"],
+                                               "keras_over_onnx": ms["keras"] / ms["onnxruntime"]})
+    finally:
+        zoo.close(), keras.close()
+
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print_tables(result)
+
+
+def print_tables(result: dict) -> None:
+    print(f"\nTraining, img/s (median of {result['passes']} alternating passes; {result['date']}, "
+          f"{result['machine']['processor']}, {result['machine']['cpu_count']} cores)")
+    print(f"| family | recipe | batch | parameters | keras img/s | zoo img/s | zoo / keras |")
+    print("|---|---|---|---|---|---|---|")
+    for family, r in result["train"].items():
+        print(f"| {family} | {r['recipe']} | {r['batch_size']} | {r['parameters']:,} | "
+              f"{r['keras']['images_per_second']:,.0f} | {r['zoo']['images_per_second']:,.0f} | {r['speedup']:.2f}x |")
+    if result["flops"]:
+        f = result["flops"]
+        print(f"\nDDPM train step: {f['train_step_flops'] / 1e9:.2f} GFLOP; achieved zoo "
+              f"{f['achieved_gflops']['zoo']:.1f} GFLOP/s ({100 * f['fraction_of_peak']['zoo']:.0f}% of peak), keras "
+              f"{f['achieved_gflops']['keras']:.1f} ({100 * f['fraction_of_peak']['keras']:.0f}%); float32 matmul peak "
+              f"zoo worker {f['matmul_peak_gflops']['zoo']:.1f}, keras worker {f['matmul_peak_gflops']['keras']:.1f} GFLOP/s")
+    if result["sampling"]:
+        print("\nDDPM sampling, img/s: the zoo's compiled sampler against a Python loop of model.predict")
+        print("| sampler | keras img/s | zoo img/s | zoo / keras |")
+        print("|---|---|---|---|")
+        for name, r in result["sampling"].items():
+            print(f"| {name} | {r['keras']['images_per_second']:.2f} | {r['zoo']['images_per_second']:.2f} | {r['speedup']:.2f}x |")
+    if result["onnx"]:
+        print("\nExported ONNX files in onnxruntime against the zoo's Keras call, ms per call")
+        print("| artifact | file | batch | onnxruntime ms | keras ms | keras / onnxruntime |")
+        print("|---|---|---|---|---|---|")
+        for r in result["onnx"]:
+            print(f"| {r['artifact']} | {r['file']} | {r['batch']} | {r['onnxruntime_ms']:.2f} | {r['keras_ms']:.2f} | "
+                  f"{r['keras_over_onnx']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
