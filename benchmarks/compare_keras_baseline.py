@@ -23,11 +23,13 @@ tensors of the recipe's shapes, fed from memory to both sides (no data needed).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,7 +66,7 @@ class Worker:
         return load_recipe(ROOT / "recipes" / f"{RECIPES[family]}.toml")
 
     def _batch(self, recipe, model_two_domains: bool, labelled: bool):
-        np, tf = self.np, self.tf
+        np = self.np
         shape = (recipe.train.batch_size, *recipe.data.image_size, recipe.data.channels)
         low, high = recipe.data.value_range
         rng = np.random.default_rng(0)
@@ -127,7 +129,7 @@ class Worker:
         else:
             raise ValueError(family)
         if family in ("autoencoder", "vae", "cvae", "ddpm"):
-            model.compile(optimizer=adam())
+            model.compile(optimizer=adam(), jit_compile=False)  # Keras' "auto" would be XLA on TensorFlow
         elif family == "cyclegan":
             model.compile(adam("generator"), adam("discriminator"))
         else:
@@ -139,14 +141,18 @@ class Worker:
     # ------------------------------------------------------------ timing
 
     def train(self, family: str, steps: int) -> dict:
+        """``fit`` over ``steps`` batches, timed from its first step to its last (``on_train_begin`` to
+        ``on_train_end``): tearing down the input iterator after that sometimes waits 1.3-5 s here, which a
+        real run pays once and a timed pass must not."""
+        import keras_baselines as kb
+
         model, _, recipe = self.models[family]
-        began = time.perf_counter()
-        model.fit(self.batches[family], epochs=1, steps_per_epoch=steps, verbose=0)
-        seconds = time.perf_counter() - began
-        return {"seconds": seconds, "images": steps * recipe.train.batch_size}
+        clock = kb.Stopwatch()
+        model.fit(self.batches[family], epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock])
+        return {"seconds": clock.seconds, "images": steps * recipe.train.batch_size}
 
     def sample(self, sampler: str, steps: int, batch: int) -> dict:
-        np, tf = self.np, self.tf
+        np = self.np
         noise = np.random.default_rng(1).standard_normal((batch, 28, 28, 1)).astype("float32")
         began = time.perf_counter()
         if self.side == "zoo":
@@ -253,8 +259,8 @@ def serve(side: str) -> None:
     os.dup2(2, 1)  # anything else printed (TensorFlow, Keras) goes to stderr
     sys.path.insert(0, str(Path(__file__).parent))
     if side == "keras":
-        import tensorflow  # noqa: F401  (first: TensorFlow's own defaults, before zoo is imported)
-    import zoo  # noqa: F401
+        importlib.import_module("tensorflow")  # first: TensorFlow's own defaults, before zoo is imported
+    importlib.import_module("zoo")  # registers the families; in the zoo's worker, sets oneDNN up first
 
     worker = Worker(side)
     for line in sys.stdin:
@@ -271,19 +277,28 @@ def serve(side: str) -> None:
 
 
 class Side:
-    def __init__(self, side: str):
-        env = dict(os.environ)
-        if side == "keras":
-            env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # TensorFlow's default for this CPU
+    """A worker process. Its log (TensorFlow's, at INFO level) goes to a file, read for whether oneDNN is on."""
+
+    def __init__(self, side: str, onednn: str = "default"):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "ZOO_TF_LOGS": "1"}
+        env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # default: what TensorFlow (keras) or import zoo (zoo) chooses
+        if onednn != "default":
+            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn == "on" else "0"
+        self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{side}-", suffix=".log")
         self.process = subprocess.Popen([sys.executable, __file__, "--worker", side], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, text=True, cwd=ROOT)
+                                        stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, cwd=ROOT)
+
+    def onednn(self) -> bool:
+        """Whether TensorFlow said, as it was imported, that its oneDNN operations are on."""
+        return "oneDNN custom operations are on" in Path(self.log.name).read_text()
 
     def ask(self, op: str, **kwargs) -> dict:
         self.process.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
         self.process.stdin.flush()
         answer = json.loads(self.process.stdout.readline() or '{"error": "the worker died"}')
         if "error" in answer:
-            raise SystemExit(f"{op} {kwargs}: {answer['error']}")
+            tail = Path(self.log.name).read_text().strip().splitlines()[-5:]
+            raise SystemExit(f"{op} {kwargs}: {answer['error']}\n" + "\n".join(tail))
         return answer
 
     def close(self):
@@ -314,6 +329,9 @@ def main() -> None:
     parser.add_argument("--sample-batch", type=int, default=8, help="images per DDPM sampling call")
     parser.add_argument("--skip-sampling", action="store_true")
     parser.add_argument("--skip-onnx", action="store_true")
+    parser.add_argument("--keras-onednn", choices=("default", "off", "on"), default="default",
+                        help="oneDNN in the baseline's worker: TensorFlow's default for this CPU (on with AVX-512, "
+                             "off without), or forced; 'off' shows what a CPU without AVX-512 gets by default")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     if args.worker:
@@ -327,17 +345,18 @@ def main() -> None:
 
     import platform
 
-    zoo, keras = Side("zoo"), Side("keras")
+    zoo, keras = Side("zoo"), Side("keras", args.keras_onednn)
     result = {"benchmark": "compare_keras_baseline", "date": time.strftime("%Y-%m-%d"),
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                           "system": platform.system()},
-              "passes": args.passes, "train": {}, "sampling": {}, "onnx": [], "flops": {}}
+              "cpu": cpu_model(), "keras_onednn_setting": args.keras_onednn, "passes": args.passes, "train": {}, "sampling": {}, "onnx": [], "flops": {}}
     try:
         for family in families:
             z, k = zoo.ask("build", family=family), keras.ask("build", family=family)
             if z["parameters"] != k["parameters"]:
                 raise SystemExit(f"{family}: the zoo model has {z['parameters']:,} trainable parameters and the "
                                  f"baseline {k['parameters']:,}; the architectures differ")
+            result["onednn"] = {"zoo": zoo.onednn(), "keras": keras.onednn()}
             for side in (zoo, keras):
                 side.ask("train", family=family, steps=2)  # trace
             rate = 3 / keras.ask("train", family=family, steps=3)["seconds"]
@@ -387,10 +406,24 @@ def main() -> None:
     print_tables(result)
 
 
+def cpu_model() -> dict:
+    """The CPU's name and the vector extensions that decide TensorFlow's defaults (Linux; else what is known)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"model": "unknown", "flags": []}
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+    return {"model": name, "flags": [f for f in wanted if f in flags]}
+
+
 def print_tables(result: dict) -> None:
+    cpu = result["cpu"]
     print(f"\nTraining, img/s (median of {result['passes']} alternating passes; {result['date']}, "
-          f"{result['machine']['processor']}, {result['machine']['cpu_count']} cores)")
-    print(f"| family | recipe | batch | parameters | keras img/s | zoo img/s | zoo / keras |")
+          f"{cpu['model']} ({', '.join(cpu['flags'])}), {result['machine']['cpu_count']} cores; oneDNN: "
+          f"zoo {'on' if result['onednn']['zoo'] else 'off'}, keras {'on' if result['onednn']['keras'] else 'off'})")
+    print("| family | recipe | batch | parameters | keras img/s | zoo img/s | zoo / keras |")
     print("|---|---|---|---|---|---|---|")
     for family, r in result["train"].items():
         print(f"| {family} | {r['recipe']} | {r['batch_size']} | {r['parameters']:,} | "

@@ -9,6 +9,8 @@ also asserts equal parameter counts). Nothing here is used by the zoo itself.
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -95,7 +97,7 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
     def compile(self, d_optimizer, g_optimizer):
-        super().compile()
+        super().compile(jit_compile=False)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
 
     @property
@@ -131,26 +133,16 @@ class GAN(keras.Model):
         return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
 
 
-class WGANGP(keras.Model):
+class WGANGP(GAN):
     """keras.io's WGAN-GP: ``d_steps`` critic updates with a gradient penalty, then one generator update.
 
     Each critic update takes its own slice of the batch, as the zoo's does (the paper's Algorithm 1).
+    The two optimizers and the trackers are the GAN's.
     """
 
     def __init__(self, discriminator, generator, latent_dim, *, discriminator_extra_steps=5, gp_weight=10.0):
-        super().__init__()
-        self.discriminator, self.generator = discriminator, generator
-        self.latent_dim, self.d_steps, self.gp_weight = latent_dim, discriminator_extra_steps, gp_weight
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-
-    def compile(self, d_optimizer, g_optimizer):
-        super().compile()
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
+        super().__init__(discriminator, generator, latent_dim)
+        self.d_steps, self.gp_weight = discriminator_extra_steps, gp_weight
 
     def gradient_penalty(self, batch_size, real_images, fake_images):
         alpha = tf.random.uniform([batch_size, 1, 1, 1], 0.0, 1.0)
@@ -200,7 +192,7 @@ class CycleGAN(keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
 
     def compile(self, gen_optimizer, disc_optimizer):
-        super().compile()
+        super().compile(jit_compile=False)
         self.gen_optimizer, self.disc_optimizer = gen_optimizer, disc_optimizer
 
     @property
@@ -295,3 +287,13 @@ def predict_loop_sampler(network, alphas_cumprod, steps: int, noise: np.ndarray,
         sigma = np.sqrt(betas[t] * (1 - ab_prev) / (1 - ab[t])) if t > 0 else 0.0
         x = (mean + sigma * rng.standard_normal(x.shape)).astype("float32")
     return x
+
+
+class Stopwatch(keras.callbacks.Callback):
+    """Seconds of one ``fit`` from its first step to its last (``on_train_begin`` to ``on_train_end``)."""
+
+    def on_train_begin(self, logs=None):
+        self.began = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self.began

@@ -280,7 +280,7 @@ class AdversarialModel(MultiOptimizerModel):
         if isinstance(z, (int, np.integer)):
             z = self.latents(z, seed)
         z = self.check_vectors(z, self.latent_dim, what="z")
-        return self.fake(z, self._labels(labels, z.shape[0]))
+        return self.compiled_method("fake")(z, self._labels(labels, z.shape[0]))
 
     def sample(self, n: int, seed: int = 0, labels=None) -> tf.Tensor:
         """``n`` new images in [-1, 1]. A conditional model cycles through the classes unless given labels."""

@@ -122,14 +122,20 @@ class Autoencoder(GenerativeModel):
 
     def encode(self, images) -> tf.Tensor:
         """Latent codes ``(N, latent_dim)`` of images ``(N, H, W, C)`` in the model's value range."""
-        return self.encoder(self.check_images(images, self.image_shape), training=False)
+        return self.compiled_method("_encode")(self.check_images(images, self.image_shape))
 
     def decode(self, latent) -> tf.Tensor:
         """Images in the model's value range from latent codes ``(N, latent_dim)``."""
-        return self._to_pixels(self.decoder(self.check_vectors(latent, self.latent_dim), training=False))
+        return self.compiled_method("_decode")(self.check_vectors(latent, self.latent_dim))
 
     def reconstruct(self, images) -> tf.Tensor:
         return self.decode(self.encode(images))
+
+    def _encode(self, images):
+        return self.encoder(images, training=False)
+
+    def _decode(self, latent):
+        return self._to_pixels(self.decoder(latent, training=False))
 
     # ------------------------------------------------------------ artifacts
 
@@ -142,10 +148,10 @@ class Autoencoder(GenerativeModel):
         latent = TensorInfo("latent", (None, self.latent_dim), kind="latent", description="bottleneck code")
 
         def encode(images):
-            return {"latent": self.encoder(images, training=False)}
+            return {"latent": self._encode(images)}
 
         def decode(latent):
-            return {"images": self._to_pixels(self.decoder(latent, training=False))}
+            return {"images": self._decode(latent)}
 
         def reconstruct(images):
             return {"images": self.call(images)}

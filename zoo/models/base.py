@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import weakref
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -24,6 +25,7 @@ import tensorflow as tf
 from zoo.errors import InputShapeError, RecipeError
 
 _FAMILIES: dict[str, type] = {}
+_COMPILED = weakref.WeakKeyDictionary()  # model -> {method name: tf.function}, off the model (see compiled)
 
 
 def register_family(cls):
@@ -213,6 +215,21 @@ class GenerativeModel(keras.Model):
         # Keras would trace ``self(inputs)`` as a SavedModel signature; artifacts declare their
         # endpoints explicitly instead (and not every family has a single-input ``call``).
         return None
+
+    def compiled_method(self, method: str):
+        """``self.<method>`` as a ``tf.function``, for the eager user API (``generate``, ``encode``, ...).
+
+        A graph call costs a fraction of an eager one at small batches (8 ms against 1.3 ms for a GAN
+        generator at batch 1). Traced once per input signature (``reduce_retracing``: one trace covers every
+        batch size after the second), and cached off the model, holding it weakly, so that SavedModel export
+        does not trace it and the model can be freed.
+        """
+        functions = _COMPILED.setdefault(self, {})
+        if method not in functions:
+            model = weakref.ref(self)
+            functions[method] = tf.function(lambda *args: getattr(model(), method)(*args), reduce_retracing=True,
+                                            autograph=False)
+        return functions[method]
 
     # ------------------------------------------------------------ inputs
 

@@ -334,7 +334,7 @@ class CycleGAN(MultiOptimizerModel):
 
         ``images`` are float ``(N, H, W, C)`` with H and W divisible by 4 (a grey batch may omit C).
         """
-        generator = self._generator(direction)
+        self._generator(direction)  # an unknown direction is refused here
         x = tf.convert_to_tensor(images)
         channels = self.image_shape[-1]
         if not x.dtype.is_floating:
@@ -349,7 +349,13 @@ class CycleGAN(MultiOptimizerModel):
                                   f"downsamples twice), got {x.shape[1]}x{x.shape[2]}; pad or resize them")
         if x.shape[0] == 0:
             return tf.zeros(x.shape, "float32")
-        return generator(tf.cast(x, "float32"))
+        return self.compiled_method(f"_translate_{direction}")(tf.cast(x, "float32"))
+
+    def _translate_a2b(self, images):
+        return self.generator_a2b(images, training=False)
+
+    def _translate_b2a(self, images):
+        return self.generator_b2a(images, training=False)
 
     # ------------------------------------------------------------ artifacts
 

@@ -195,6 +195,11 @@ class DDPM(GenerativeModel):
 
     def denoise(self, x_t, t) -> tf.Tensor:
         """The EMA network's prediction (of the noise or v) for images ``x_t`` at int timesteps ``t``."""
+        x_t = self.check_images(x_t, self.image_shape)
+        t = tf.cast(tf.broadcast_to(tf.convert_to_tensor(t), tf.shape(x_t)[:1]), tf.int32)
+        return self.compiled_method("_denoise")(x_t, t)
+
+    def _denoise(self, x_t, t) -> tf.Tensor:
         return self.ema_network([x_t, t], training=False)
 
     def sampler_function(self, settings: SamplerSettings, jit_compile: bool | None = None):
@@ -205,7 +210,7 @@ class DDPM(GenerativeModel):
         functions = _SAMPLERS.setdefault(self, {})
         key = (settings, jit_compile)
         if key not in functions:
-            functions[key] = compile_sampler(self.denoise, self.noise_schedule, self.prediction_type, settings,
+            functions[key] = compile_sampler(self._denoise, self.noise_schedule, self.prediction_type, settings,
                                              jit_compile=jit_compile)
         return functions[key]
 
@@ -252,7 +257,7 @@ class DDPM(GenerativeModel):
         return [  # the first one is also the SavedModel's serving_default
             Endpoint("generate", lambda noise: {"images": generate(noise, tf.constant(0, tf.int32))}, (noise,), (images,),
                      description=f"initial noise -> images, {self.generate_steps} DDIM steps in the graph"),
-            Endpoint("denoise", lambda x_t, t: {"prediction": self.denoise(x_t, t)}, (x_t, t), (prediction,),
+            Endpoint("denoise", lambda x_t, t: {"prediction": self._denoise(x_t, t)}, (x_t, t), (prediction,),
                      onnx="denoiser", description="the EMA denoiser: (x_t, t) -> prediction; see schedule.json"),
         ]
 

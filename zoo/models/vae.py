@@ -11,7 +11,6 @@ a capacity C rising linearly to ``c_max`` turns it into beta * |KL - C| (Burgess
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,17 +28,6 @@ tfd = tfp.distributions
 
 MIN_SCALE = 1e-4  # floor on every predicted standard deviation
 ACTIVE_VARIANCE = 0.01  # a unit is active when Var_x(E_q[z_i]) exceeds this (Burda et al. 2016)
-
-
-_COMPILED = weakref.WeakKeyDictionary()
-
-
-def _compiled(model, method: str):
-    """``tf.function`` of a model method, cached outside the model so SavedModel export does not trace it."""
-    functions = _COMPILED.setdefault(model, {})
-    if method not in functions:
-        functions[method] = tf.function(getattr(model, method), reduce_retracing=True)
-    return functions[method]
 
 
 @dataclass(frozen=True)
@@ -194,6 +182,10 @@ class VAE(GenerativeModel):
         """The likelihood's mean: what a decoded image is."""
         return self.likelihood(z, labels).mean()
 
+    def _posterior_moments(self, images, labels=None):
+        q = self.posterior(images, labels)
+        return q.mean(), q.stddev()
+
     # ------------------------------------------------------------ training
 
     def _unpack(self, data):
@@ -278,13 +270,14 @@ class VAE(GenerativeModel):
     def encode(self, images, labels=None) -> Posterior:
         """q(z|x) of images: its mean and stddev ``(N, latent_dim)``, and the distribution itself."""
         x = self.check_images(images, self.image_shape)
-        q = self.posterior(x, self._check_labels(labels, x.shape[0]))
-        return Posterior(q.mean(), q.stddev(), q)
+        mean, stddev = self.compiled_method("_posterior_moments")(x, self._check_labels(labels, x.shape[0]))
+        # The same q(z|x) as posterior() builds, from the compiled moments.
+        return Posterior(mean, stddev, tfd.Independent(tfd.Normal(mean, stddev), reinterpreted_batch_ndims=1))
 
     def decode(self, z, labels=None) -> tf.Tensor:
         """Images (the likelihood's mean, in the model's value range) from latent codes ``(N, latent_dim)``."""
         z = self.check_vectors(z, self.latent_dim)
-        return self._pixels(z, self._check_labels(labels, z.shape[0]))
+        return self.compiled_method("_pixels")(z, self._check_labels(labels, z.shape[0]))
 
     def reconstruct(self, images, labels=None) -> tf.Tensor:
         """Decode of the posterior mean."""
@@ -342,7 +335,7 @@ class VAE(GenerativeModel):
         """
         x = self.check_images(images, self.image_shape)
         labels = self._check_labels(labels, x.shape[0])
-        log_weights = _compiled(self, "_log_weights")
+        log_weights = self.compiled_method("_log_weights")
         weights = [log_weights(x, labels, min(chunk, k - start), tf.constant([seed, start], "int32"))
                    for start in range(0, k, chunk)]
         return tf.reduce_logsumexp(tf.concat(weights, axis=0), axis=0) - math.log(k)
