@@ -82,7 +82,7 @@ class Source:
     labels: np.ndarray | None  # int32 (N,), or None when the source has no labels
     dataset: tf.data.Dataset | None  # streamed sources: (uint8 image HxWxC, int32 label); None for in-memory
     size: int  # number of examples, after the class filter and max_examples
-    description: str  # e.g. "/data/fashion_mnist.npz [train], 60000 images"
+    description: str  # e.g. "fashion_mnist.npz [train], 60000 images" (the name in the data dir, not a path)
     num_classes: int | None
     streamed_labels: bool = False  # whether a streamed source's labels are real (else they are all -1)
 
@@ -106,16 +106,16 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
         path = _find_file(cfg.file, dirs)
         if path.is_dir():
             images, labels, num_classes, _ = _load_folder(path, cfg.channels)
-            where = f"{path} (folder, all images)"
+            where = f"{path.name} (folder, all images)"  # named inside the data dir: no machine path in artifacts
         else:
             images, labels, num_classes = _load_npz_split(path, split)
-            where = f"{path} [{split}]"
+            where = f"{path.name} [{split}]"
         return _in_memory_source(images, labels, num_classes, where, cfg)
     for folder in dirs:
         path = folder / f"{cfg.dataset}.npz"
         if path.is_file():
             images, labels, num_classes = _load_npz_split(path, split)
-            return _in_memory_source(images, labels, num_classes, f"{path} [{split}]", cfg)
+            return _in_memory_source(images, labels, num_classes, f"{path.name} [{split}]", cfg)
     return _load_tfds(cfg, split, dirs)
 
 
