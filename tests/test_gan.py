@@ -224,6 +224,32 @@ def test_preview_is_a_fixed_latent_batch_and_interpolation_is_spherical():
     assert unconditional.interpolate(a, b, steps=5).shape == (5, 28, 28, 1)
 
 
+@pytest.mark.parametrize("family", ["dcgan", "wgan_gp"])
+def test_the_generator_average_follows_training_generates_and_survives_saving(family, fashion, tmp_path):
+    model = tiny(family, ema_decay=0.9)
+    plain = tiny(family)
+    assert plain.ema_generator is None and model.sampling_generator is model.ema_generator
+    for a, b in zip(model.ema_generator.weights, model.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # the average starts at the initial weights
+    batch = fashion[:64]
+    averages = [w.numpy().astype("float64") for w in model.generator.weights]
+    for step in range(3):
+        model.train_on_batch(batch)
+        decay = min(0.9, (1 + step) / (10 + step))  # the warm-up of the first steps
+        averages = [decay * a + (1 - decay) * w.numpy() for a, w in zip(averages, model.generator.weights)]
+    for want, got in zip(averages, model.ema_generator.weights):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    z = model.latents(4, seed=0)
+    average, trained = model.ema_generator(z, training=False).numpy(), model.generator(z, training=False).numpy()
+    assert np.abs(average - trained).max() > 1e-4  # three updates apart: the two networks differ
+    np.testing.assert_allclose(model.generate(z).numpy(), average, atol=1e-6)  # samples come from the average
+    np.testing.assert_allclose(model(z).numpy(), average, atol=1e-6)
+    model.save(tmp_path / "ema.keras")
+    loaded = keras.models.load_model(tmp_path / "ema.keras")
+    assert loaded.ema_decay == 0.9
+    np.testing.assert_array_equal(loaded.generate(z).numpy(), model.generate(z).numpy())
+
+
 # ---------------------------------------------------------------- save and load
 
 

@@ -7,7 +7,10 @@ An :class:`AdversarialModel` is a ``keras.Model`` holding two functional network
 :class:`~zoo.models.base.MultiOptimizerModel`.
 
 One ``train_step`` is: ``critic_batches`` discriminator updates (DCGAN one; WGAN-GP ``n_critic``,
-each on its own slice of the batch), then one generator update. The noise of a step (latent
+each on its own slice of the batch), then one generator update. With ``ema_decay > 0`` an
+exponential moving average of the generator's weights follows the updates and is the network
+that generates (samples, previews, exports): averaging damps the oscillation of adversarial
+training and lowers FID at no training cost (Yazici et al. 2019). The noise of a step (latent
 codes, interpolation weights) is drawn statelessly from ``(seed, train_steps)``, and
 ``train_steps`` is a saved variable, so a run resumed from a checkpoint draws the same noise as
 an uninterrupted one.
@@ -25,7 +28,8 @@ import tensorflow as tf
 from zoo import blocks
 from zoo.config import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo
+from zoo.models.base import (IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo, average_decay, copy_weights,
+                             update_average)
 
 VALUE_RANGE = (-1.0, 1.0)  # the generator ends in tanh
 PREVIEW_SEED = 0  # the fixed latent batch of every preview grid, so epochs can be compared
@@ -43,6 +47,9 @@ class GANConfig:
                                                    "resolution, so image_size must be divisible by 2^len")
     discriminator_filters: tuple[int, ...] = spec((64, 128), min=1,
                                                   help="discriminator (critic) widths of its stride-2 convolutions")
+    ema_decay: float = spec(0.0, min=0.0, max=0.99999,
+                            help="decay of the moving average of the generator's weights that generates "
+                                 "(0: the trained generator itself)")
 
 
 def slerp(z_a, z_b, steps: int) -> np.ndarray:
@@ -82,7 +89,7 @@ class AdversarialModel(MultiOptimizerModel):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=64, generator_filters=(128, 64),
                  discriminator_filters=(64, 128), num_classes=0, label_embedding=0, seed=0, discriminator_norm="batch",
-                 **kwargs):
+                 ema_decay=0.0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.latent_dim = int(latent_dim)
@@ -95,6 +102,14 @@ class AdversarialModel(MultiOptimizerModel):
         self.generator = blocks.gan_generator(self.latent_dim, self.image_shape, self.generator_filters, dtype=policy,
                                               num_classes=self.conditional_classes,
                                               label_embedding=self.label_embedding)
+        self.ema_decay = float(ema_decay)
+        self.ema_generator = None  # the weight average, when ema_decay > 0
+        if self.ema_decay > 0:
+            self.ema_generator = blocks.gan_generator(self.latent_dim, self.image_shape, self.generator_filters,
+                                                      dtype=policy, num_classes=self.conditional_classes,
+                                                      label_embedding=self.label_embedding, name="ema_generator")
+            self.ema_generator.trainable = False
+            copy_weights(self.ema_generator, self.generator)
         self.discriminator = blocks.gan_discriminator(self.image_shape, self.discriminator_filters,
                                                       norm=self.discriminator_norm, dtype=policy,
                                                       num_classes=self.conditional_classes)
@@ -144,14 +159,21 @@ class AdversarialModel(MultiOptimizerModel):
         return [x, labels] if self.conditional_classes else x
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return (self.generator if training else self.sampling_generator)(inputs, training=training)
 
     def score(self, images, labels=None, training=False) -> tf.Tensor:
         """The discriminator's (critic's) float32 output ``(N,)``."""
         return tf.cast(self.discriminator(self._net_inputs(images, labels), training=training)[:, 0], "float32")
 
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The network that draws samples: the weight average if there is one, else the generator."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
     def fake(self, z, labels=None, training=False) -> tf.Tensor:
-        return self.generator(self._net_inputs(z, labels), training=training)
+        """Images from the generator being trained (``training=True``) or from :attr:`sampling_generator`."""
+        network = self.generator if training else self.sampling_generator
+        return network(self._net_inputs(z, labels), training=training)
 
     # ------------------------------------------------------------ training
 
@@ -218,6 +240,8 @@ class AdversarialModel(MultiOptimizerModel):
         z = self._latents(n, 2 * i + 2)
         self._track(self._update(self.generator_optimizer, self.generator.trainable_variables,
                                  lambda: self.generator_losses(z, batch_labels)), self.generator_optimizer)
+        if self.ema_generator is not None:
+            update_average(self.ema_generator, self.generator, average_decay(self.ema_decay, self.train_steps.value))
         self.train_steps.assign_add(1)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 

@@ -321,6 +321,31 @@ class MultiOptimizerModel(GenerativeModel):
                             for key, value in config.items()})
 
 
+def average_decay(decay: float, step, warmup: bool = True) -> tf.Tensor:
+    """The decay of a weight average after update ``step`` (0-based): ``decay``, or with ``warmup``
+    ``min(decay, (1 + n) / (10 + n))``, so the first averages forget the initial weights quickly."""
+    if not warmup:
+        return tf.constant(decay, tf.float32)
+    n = tf.cast(step, tf.float32)
+    return tf.minimum(tf.constant(decay, tf.float32), (1.0 + n) / (10.0 + n))
+
+
+def copy_weights(average: keras.Model, network: keras.Model) -> None:
+    """Start a weight average at ``network``'s weights (both networks built alike)."""
+    for target, weight in zip(average.weights, network.weights):
+        target.assign(weight)
+
+
+def update_average(average: keras.Model, network: keras.Model, decay) -> None:
+    """One exponential-moving-average step of every weight (and BatchNorm statistic) of ``network``.
+
+    ``avg -= (1 - decay) * (avg - w)`` is one in-place update per variable, with no new variable.
+    """
+    rate = 1.0 - tf.cast(decay, tf.float32)
+    for target, weight in zip(average.weights, network.weights):
+        target.assign_sub(tf.cast(rate, target.dtype) * (target - tf.cast(weight, target.dtype)))
+
+
 def build_optimizer(cfg, learning_rate=None) -> keras.optimizers.Optimizer:
     """A Keras optimizer from an :class:`~zoo.config.OptimizerConfig`; ``learning_rate`` may replace its number by a schedule."""
     common = {"learning_rate": cfg.learning_rate if learning_rate is None else learning_rate}

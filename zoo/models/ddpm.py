@@ -24,7 +24,8 @@ from zoo import unet
 from zoo.config import spec
 from zoo.diffusion import PREDICTION_TYPES, SAMPLERS, SCHEDULES, SPACINGS, VARIANCES, NoiseSchedule, SamplerSettings, compile_sampler
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, register_family
+from zoo.models.base import (IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, average_decay, copy_weights,
+                             register_family, update_average)
 
 VALUE_RANGE = (-1.0, 1.0)  # the forward process mixes images with unit Gaussian noise
 DDPM_EVAL_SAMPLES = 250  # zoo eval's DDPM row: T passes per image (about 18 min for 250 at T = 1000 on 2 cores)
@@ -90,8 +91,7 @@ class DDPM(GenerativeModel):
         self.network = unet.unet(self.image_shape, name="denoiser", **options)
         self.ema_network = unet.unet(self.image_shape, name="ema_denoiser", **options)
         self.ema_network.trainable = False
-        for average, weight in zip(self.ema_network.weights, self.network.weights):
-            average.assign(weight)  # the average starts at the initial weights
+        copy_weights(self.ema_network, self.network)  # the average starts at the initial weights
         self.train_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
                                            name="train_steps", aggregation="only_first_replica")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -136,15 +136,10 @@ class DDPM(GenerativeModel):
 
     def ema_decay_at(self, step) -> tf.Tensor:
         """The decay used after update ``step`` (0-based): ``ema_decay``, capped by the warm-up."""
-        if not self.ema_warmup:
-            return tf.constant(self.ema_decay, tf.float32)
-        n = tf.cast(step, tf.float32)
-        return tf.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
+        return average_decay(self.ema_decay, step, self.ema_warmup)
 
     def update_ema(self, step) -> None:
-        decay = self.ema_decay_at(step)
-        for average, weight in zip(self.ema_network.weights, self.network.weights):
-            average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+        update_average(self.ema_network, self.network, self.ema_decay_at(step))
 
     @staticmethod
     def _images(data):
