@@ -94,6 +94,25 @@ def test_predictions_convert_back_to_x0_and_eps(prediction_type):
     np.testing.assert_allclose(schedule.predict_eps(target, x_t, t, prediction_type)[:3], eps[:3], atol=2e-4)
 
 
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v"])
+@pytest.mark.parametrize("schedule_name", ["linear", "cosine"])
+def test_min_snr_weighting_is_min_snr_gamma_times_the_x0_error(prediction_type, schedule_name):
+    """Hang et al. (2023): on any prediction target, the weighted loss equals min(SNR, gamma) ||x0_hat - x0||^2."""
+    schedule, gamma = NoiseSchedule(schedule_name, 1000), 5.0
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(-1, 1, (6, 4, 4, 1)).astype("float32")
+    eps = rng.standard_normal(x0.shape).astype("float32")
+    t = tf.constant([0, 50, 200, 500, 800, 990])
+    x_t = schedule.q_sample(x0, t, eps)
+    prediction = schedule.target(x0, eps, t, prediction_type) + 0.1 * rng.standard_normal(x0.shape).astype("float32")
+    target_error = tf.reduce_mean(tf.square(prediction - schedule.target(x0, eps, t, prediction_type)), axis=(1, 2, 3))
+    weighted = schedule.loss_weight(t, prediction_type, gamma) * target_error
+    x0_error = np.mean((schedule.predict_x0(prediction, x_t, t, prediction_type).numpy() - x0) ** 2, axis=(1, 2, 3))
+    ab = schedule.alphas_cumprod[t.numpy()]
+    np.testing.assert_allclose(weighted, np.minimum(ab / (1 - ab), gamma) * x0_error, rtol=2e-3)
+    np.testing.assert_array_equal(schedule.loss_weight(t, prediction_type, 0.0), np.ones(6))
+
+
 # ---------------------------------------------------------------- samplers
 
 

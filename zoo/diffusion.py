@@ -98,6 +98,19 @@ class NoiseSchedule:
             return self._at(self.sqrt_alphas_cumprod, t) * noise - self._at(self.sqrt_one_minus_alphas_cumprod, t) * x0
         raise ValueError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
 
+    def loss_weight(self, t, prediction_type: str, min_snr_gamma: float) -> tf.Tensor:
+        """Per-timestep weights ``(N,)`` of the regression loss: min-SNR-gamma (Hang et al. 2023).
+
+        With SNR(t) = ab / (1 - ab), the weight on the x0 error is min(SNR, gamma), which stops the
+        nearly noiseless steps from dominating training; expressed on the network's own target that is
+        min(SNR, gamma) / SNR for epsilon and min(SNR, gamma) / (SNR + 1) for v. 0 means uniform.
+        """
+        if not min_snr_gamma:
+            return tf.ones(tf.shape(t), tf.float32)
+        snr = tf.gather(tf.constant(self.alphas_cumprod / (1.0 - self.alphas_cumprod), tf.float32), t)
+        clipped = tf.minimum(snr, float(min_snr_gamma))
+        return clipped / snr if prediction_type == "epsilon" else clipped / (snr + 1.0)
+
     def predict_x0(self, prediction, x_t, t, prediction_type: str) -> tf.Tensor:
         return predicted_x0(prediction, x_t, self._at(self.sqrt_alphas_cumprod, t),
                             self._at(self.sqrt_one_minus_alphas_cumprod, t), prediction_type)

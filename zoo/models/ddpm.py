@@ -43,6 +43,8 @@ class DDPMConfig:
     schedule: str = spec("linear", choices=SCHEDULES, help="betas: linear 1e-4..0.02 (Ho et al.) or cosine (Nichol & Dhariwal)")
     timesteps: int = spec(1000, min=2, help="T, the length of the forward process")
     prediction_type: str = spec("epsilon", choices=PREDICTION_TYPES, help="what the network predicts: the noise or v")
+    min_snr_gamma: float = spec(0.0, min=0.0, help="loss weight min(SNR, gamma) on the x0 error (Hang et al. 2023; "
+                                                   "5 in the paper); 0 weighs every timestep's target error alike")
     ema_decay: float = spec(0.999, min=0.0, max=1.0, help="decay of the weights' moving average")
     ema_warmup: bool = spec(True, help="decay min(ema_decay, (1 + n) / (10 + n)) at step n, so early averages forget the init")
     sampler: str = spec("ddim", choices=SAMPLERS, help="default sampler of sample() and `zoo sample`")
@@ -68,14 +70,15 @@ class DDPM(GenerativeModel):
     )
 
     def __init__(self, image_shape=(28, 28, 1), widths=(32, 64, 128), num_res_blocks=2, attention_resolutions=(7,),
-                 norm_groups=32, schedule="linear", timesteps=1000, prediction_type="epsilon", ema_decay=0.999,
-                 ema_warmup=True, sampler="ddim", sample_steps=50, eta=0.0, timestep_spacing="trailing",
+                 norm_groups=32, schedule="linear", timesteps=1000, prediction_type="epsilon", min_snr_gamma=0.0,
+                 ema_decay=0.999, ema_warmup=True, sampler="ddim", sample_steps=50, eta=0.0, timestep_spacing="trailing",
                  variance="fixed_small", clip_x0=True, generate_steps=50, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.widths, self.attention_resolutions = tuple(widths), tuple(attention_resolutions)
         self.num_res_blocks, self.norm_groups = int(num_res_blocks), int(norm_groups)
         self.schedule, self.timesteps, self.prediction_type = schedule, int(timesteps), prediction_type
+        self.min_snr_gamma = float(min_snr_gamma)
         self.ema_decay, self.ema_warmup = float(ema_decay), bool(ema_warmup)
         self.sampler, self.sample_steps, self.eta = sampler, int(sample_steps), float(eta)
         self.timestep_spacing, self.variance, self.clip_x0 = timestep_spacing, variance, bool(clip_x0)
@@ -124,7 +127,7 @@ class DDPM(GenerativeModel):
         return self.network(inputs, training=training)
 
     def diffusion_loss(self, network, x0, seed, training=False) -> tf.Tensor:
-        """Per-example MSE between ``network``'s prediction and the target, at uniform t with stateless noise."""
+        """Per-example (weighted) MSE between ``network``'s prediction and the target, at uniform t with stateless noise."""
         x0 = tf.cast(x0, tf.float32)
         t_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         t = tf.random.stateless_uniform((tf.shape(x0)[0],), seed=t_seed, maxval=self.timesteps, dtype=tf.int32)
@@ -132,7 +135,8 @@ class DDPM(GenerativeModel):
         x_t = self.noise_schedule.q_sample(x0, t, noise)
         prediction = tf.cast(network([x_t, t], training=training), tf.float32)
         error = tf.square(prediction - self.noise_schedule.target(x0, noise, t, self.prediction_type))
-        return tf.reduce_mean(tf.reshape(error, (tf.shape(error)[0], -1)), axis=1)
+        weight = self.noise_schedule.loss_weight(t, self.prediction_type, self.min_snr_gamma)
+        return weight * tf.reduce_mean(tf.reshape(error, (tf.shape(error)[0], -1)), axis=1)
 
     def ema_decay_at(self, step) -> tf.Tensor:
         """The decay used after update ``step`` (0-based): ``ema_decay``, capped by the warm-up."""
