@@ -109,3 +109,31 @@ def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
     assert result.returncode == 0 and (out / "README.md").read_text() == card
     assert zoo_main("reconstruct", out, "-o", tmp_path / "r.png").returncode == 0
     assert_one_line_error(zoo_main("export", tmp_path), "not a run folder")
+
+
+def test_curve_records_figures_against_training_time_from_evaluated_stages(tmp_path):
+    from zoo.artifacts import read_metadata, update_artifact, verify_checksums
+
+    shipped = __import__("conftest").ROOT / "exported"
+    stages = [tmp_path / f"e{epochs}" for epochs in (30, 15)]
+    for stage, epochs, fid in zip(stages, (30, 15), (1.75, 2.5)):
+        shutil.copytree(shipped / "dcgan-fashion-mnist", stage)
+        meta = read_metadata(stage)
+        update_artifact(stage, {}, {"training": {**meta["training"], "epochs": epochs, "train_seconds": 60.0 * epochs},
+                                    "metrics": {**meta["metrics"], "fid": fid}})
+    target = tmp_path / "target"
+    shutil.copytree(shipped / "dcgan-fashion-mnist", target)
+    result = zoo_main("curve", target, *stages)
+    assert result.returncode == 0, result.stderr[-2000:]
+    curve = read_metadata(target)["training_curve"]
+    assert [(row["epochs"], row["train_seconds"], row["fid"]) for row in curve] == [(15, 900.0, 2.5), (30, 1800.0, 1.75)]
+    assert all(row["num_samples"] == 10_000 and "kid" not in row and "fid_floor" not in row for row in curve)
+    card = (target / "README.md").read_text()
+    assert "| 15 | 900 | 2.5 |" in card and "| 30 | 1,800 | 1.75 |" in card
+    verify_checksums(target)  # the new card and metadata are covered by the checksums
+
+    other = tmp_path / "vae"
+    shutil.copytree(shipped / "vae-fashion-mnist", other)
+    assert_one_line_error(zoo_main("curve", target, stages[0], other), "another recipe")
+    update_artifact(stages[1], {}, {"metrics": {}})
+    assert_one_line_error(zoo_main("curve", target, *stages), "no evaluation yet", "zoo eval")

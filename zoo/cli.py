@@ -239,6 +239,13 @@ def _cmd_eval(args) -> None:
         print(f"wrote {folder / 'metrics.json'} and the headline figures into {folder / 'metadata.json'}")
 
 
+def _cmd_curve(args) -> None:
+    from zoo.evaluation import record_training_curve
+
+    folder = record_training_curve(args.name, args.stages)
+    print(f"wrote the training curve of {len(args.stages)} stages into {folder / 'metadata.json'} and its card")
+
+
 def _cmd_list(args) -> None:
     from zoo.artifacts import available, read_metadata
     from zoo.model_card import key_metrics
@@ -377,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-write", action="store_true", help="print the table only; leave the artifact as it is")
     p.add_argument("--data-dir", help="folder with local data files")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("curve", help="record figures against training time from evaluated exports of one run at "
+                                     "several epochs into an artifact's metadata and card")
+    p.add_argument("name", metavar="NAME_OR_PATH", help="the artifact whose card gets the curve")
+    p.add_argument("stages", nargs="+", metavar="STAGE", help="exports of the same run after more and more epochs, "
+                                                              "each evaluated by `zoo eval`")
+    p.set_defaults(func=_cmd_curve)
 
     p = sub.add_parser("list", help="list the exported models")
     p.add_argument("--markdown", action="store_true", help="the README's model table, with thumbnails")

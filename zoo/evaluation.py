@@ -332,6 +332,47 @@ def evaluate_artifact(name_or_path, *, write: bool = True, **options) -> tuple[d
     return report, folder
 
 
+CURVE_SKIP = ("kid", "fid_floor", "kid_floor", "neg_elbo_nats")  # headline figures a training curve leaves out
+
+
+def training_curve(stages) -> list[dict]:
+    """One row per evaluated export of a run (at several epochs of it): epochs, training seconds and headline figures.
+
+    Every stage must have been through ``zoo eval`` and share the recipe, apart from its epoch count.
+    """
+    from zoo.artifacts import read_metadata, resolve
+
+    rows, first = [], None
+    for stage in stages:
+        folder = resolve(stage)
+        meta = read_metadata(folder)
+        if not meta.get("metrics"):
+            raise EvaluationError(f"{folder} has no evaluation yet: run `zoo eval {stage}` first")
+        recipe = {**meta["recipe"], "train": {k: v for k, v in meta["recipe"].get("train", {}).items() if k != "epochs"}}
+        if first is None:
+            first = (folder, recipe, meta["evaluation"].get("num_samples"))
+        elif recipe != first[1]:
+            raise EvaluationError(f"{folder} was trained by another recipe than {first[0]} (beyond train.epochs): "
+                                  "a training curve takes exports of one run")
+        elif meta["evaluation"].get("num_samples") != first[2]:
+            raise EvaluationError(f"{folder} was evaluated on {meta['evaluation'].get('num_samples')} images per set "
+                                  f"and {first[0]} on {first[2]}: evaluate every stage with the same --num-samples")
+        figures = {k: v for k, v in meta["metrics"].items() if not k.startswith(CURVE_SKIP)}
+        rows.append({"epochs": meta["training"]["epochs"], "train_seconds": meta["training"]["train_seconds"],
+                     "num_samples": meta["evaluation"].get("num_samples"), **figures})
+    return sorted(rows, key=lambda row: row["epochs"])
+
+
+def record_training_curve(name_or_path, stages) -> Path:
+    """Write :func:`training_curve` of ``stages`` into an artifact's metadata.json and card."""
+    from zoo import model_card
+    from zoo.artifacts import update_artifact
+
+    folder = update_artifact(name_or_path, {}, {"training_curve": training_curve(stages)})
+    model_card.write(folder)
+    return folder
+
+
 def _number(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, (int, float)) else "-"
 

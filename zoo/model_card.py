@@ -165,6 +165,13 @@ def _training_section(meta: dict, recipe: dict) -> list[str]:
     final = training.get("final") or {}
     if final:
         lines.append("- Last epoch: " + ", ".join(f"{k} {_number(v)}" for k, v in final.items()))
+    curve = meta.get("training_curve") or []
+    if curve:
+        keys = [k for k in curve[0] if k not in ("epochs", "train_seconds", "num_samples")]
+        lines += ["", f"Figures against training time (`zoo eval` of exports of this run at n = {curve[0]['num_samples']:,}):", ""]
+        lines += _table(["epochs", "train s", *keys],
+                        [[str(row["epochs"]), f"{row['train_seconds']:,.0f}", *[_number(row.get(k, "")) for k in keys]]
+                         for row in curve])
     lines += ["", "Reproduce (the data file in `--data-dir`, or tensorflow-datasets by name with internet):", "",
               "```bash", f"zoo train exported/{meta['name']}/recipe.toml --data-dir ../shared/data", "```"]
     return lines
