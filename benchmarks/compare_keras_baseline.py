@@ -221,7 +221,7 @@ class Worker:
                 inputs[spec["name"]] = rng.standard_normal(shape).astype("float32")
         if runtime == "onnxruntime":
             if endpoint not in sessions:
-                sessions[endpoint] = ort.InferenceSession(str(folder / f"{info['onnx']}.onnx"),
+                sessions[endpoint] = ort.InferenceSession(str(folder / info["onnx"]),
                                                           providers=["CPUExecutionProvider"])
             session = sessions[endpoint]
             call = lambda: session.run(None, inputs)  # noqa: E731
@@ -393,7 +393,7 @@ def main() -> None:
                                 times[rt].append(zoo.ask("onnx", name=name, endpoint=endpoint["name"], batch=batch,
                                                          runtime=rt)["seconds"])
                         ms = {rt: 1000 * statistics.median(t) for rt, t in times.items()}
-                        result["onnx"].append({"artifact": name, "file": f"{endpoint['onnx']}.onnx", "batch": batch,
+                        result["onnx"].append({"artifact": name, "file": endpoint["onnx"], "batch": batch,
                                                "onnxruntime_ms": ms["onnxruntime"], "keras_ms": ms["keras"],
                                                "keras_over_onnx": ms["keras"] / ms["onnxruntime"]})
     finally:
