@@ -135,5 +135,8 @@ def test_curve_records_figures_against_training_time_from_evaluated_stages(tmp_p
     other = tmp_path / "vae"
     shutil.copytree(shipped / "vae-fashion-mnist", other)
     assert_one_line_error(zoo_main("curve", target, stages[0], other), "another recipe")
+    before = read_metadata(other)
+    assert_one_line_error(zoo_main("curve", other, *stages), "another recipe than the stages")
+    assert read_metadata(other) == before  # nothing written
     update_artifact(stages[1], {}, {"metrics": {}})
     assert_one_line_error(zoo_main("curve", target, *stages), "no evaluation yet", "zoo eval")

@@ -348,7 +348,7 @@ def training_curve(stages) -> list[dict]:
         meta = read_metadata(folder)
         if not meta.get("metrics"):
             raise EvaluationError(f"{folder} has no evaluation yet: run `zoo eval {stage}` first")
-        recipe = {**meta["recipe"], "train": {k: v for k, v in meta["recipe"].get("train", {}).items() if k != "epochs"}}
+        recipe = _run_recipe(meta)
         if first is None:
             first = (folder, recipe, meta["evaluation"].get("num_samples"))
         elif recipe != first[1]:
@@ -363,12 +363,25 @@ def training_curve(stages) -> list[dict]:
     return sorted(rows, key=lambda row: row["epochs"])
 
 
-def record_training_curve(name_or_path, stages) -> Path:
-    """Write :func:`training_curve` of ``stages`` into an artifact's metadata.json and card."""
-    from zoo import model_card
-    from zoo.artifacts import update_artifact
+def _run_recipe(meta: dict) -> dict:
+    """An artifact's recipe without ``train.epochs``: what exports of one run at several epochs share."""
+    return {**meta["recipe"], "train": {k: v for k, v in meta["recipe"].get("train", {}).items() if k != "epochs"}}
 
-    folder = update_artifact(name_or_path, {}, {"training_curve": training_curve(stages)})
+
+def record_training_curve(name_or_path, stages) -> Path:
+    """Write :func:`training_curve` of ``stages`` into an artifact's metadata.json and card.
+
+    The artifact must come from the same run (its recipe equal to the stages' apart from the epochs).
+    """
+    from zoo import model_card
+    from zoo.artifacts import read_metadata, resolve, update_artifact
+
+    curve = training_curve(stages)
+    folder = resolve(name_or_path)
+    if _run_recipe(read_metadata(folder)) != _run_recipe(read_metadata(resolve(stages[0]))):
+        raise EvaluationError(f"{folder} was trained by another recipe than the stages (beyond train.epochs): "
+                              "record a run's curve in the artifact that run made")
+    folder = update_artifact(folder, {}, {"training_curve": curve})
     model_card.write(folder)
     return folder
 
