@@ -5,7 +5,7 @@
 
 For each family with a shipped model, the recipe's model is trained two ways on the same batches:
 
-* **zoo**: ``zoo.training.build_model`` and ``fit``, as ``zoo train`` runs it (what ``import zoo``
+* **zoo**: ``zoo.train.build_model`` and ``fit``, as ``zoo train`` runs it (what ``import zoo``
   sets up, e.g. oneDNN, and the recipe's settings: op determinism, XLA where the recipe asks);
 * **keras**: the plain ``keras.Model`` subclass of ``benchmarks/keras_baselines.py`` around the same
   networks (equal parameter counts are asserted), with TensorFlow's default settings, float32, no XLA.
@@ -82,7 +82,7 @@ class Worker:
             return {"parameters": self.models[family][1]}
         from zoo import runtime
         from zoo.models import get_family
-        from zoo.training import build_model
+        from zoo.train import build_model
 
         recipe = self._recipe(family)
         if self.side == "zoo":
@@ -201,7 +201,7 @@ class Worker:
         import onnxruntime as ort
 
         import zoo
-        from zoo.artifacts import read_metadata, resolve
+        from zoo.artifact.store import read_metadata, resolve
 
         key = ("onnx", name)
         if key not in self.models:

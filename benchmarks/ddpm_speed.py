@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from zoo import runtime
 from zoo.config import load_recipe
-from zoo.training import build_model
+from zoo.train import build_model
 
 
 def seconds_per_train_step(model, recipe, steps: int, warmup: int = 3) -> float:

@@ -87,16 +87,25 @@ def zoo_main(*args, env=None):
     return subprocess.CompletedProcess(["zoo", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
-@pytest.fixture
-def xla_allowed():
-    """Switch TensorFlow op determinism off for one test: Keras silently drops jit_compile under it."""
-    from tensorflow.python.framework import config  # the getter has no public alias
+ISOLATED = "ZOO_ISOLATED_TEST"
 
-    was_on = config.is_op_determinism_enabled()
-    config.disable_op_determinism()
-    yield
-    if was_on:
-        config.enable_op_determinism()
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "isolated: run in a fresh Python process (e.g. XLA training: TensorFlow's op "
+                                       "determinism, once a test switches it on, cannot be switched off in-process)")
+
+
+def pytest_pyfunc_call(pyfuncitem):
+    """Run an ``isolated`` test in a fresh interpreter and report its outcome as this test's."""
+    if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get(ISOLATED):
+        return None
+    child = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider", "--no-header",
+                            "--durations=0", pyfuncitem.nodeid], cwd=ROOT, env={**os.environ, ISOLATED: "1"},
+                           capture_output=True, text=True)
+    if child.returncode != 0:
+        pytest.fail(f"{pyfuncitem.nodeid} failed in its own process:\n{child.stdout[-6000:]}{child.stderr[-2000:]}",
+                    pytrace=False)
+    return True
 
 
 @pytest.fixture
@@ -123,7 +132,7 @@ def resumed_and_straight(folder, recipe_text: str, data_dir, *, export_first: bo
     ``folder/resumed`` (exporting after the first epoch, or else at the end), and straight through in
     ``folder/straight`` without export. Returns the first and the resumed ``RunResult``."""
     from zoo.config import load_recipe
-    from zoo.training import train
+    from zoo.train import train
 
     (folder / "tiny.toml").write_text(recipe_text)
     recipe = load_recipe(folder / "tiny.toml")

@@ -37,8 +37,9 @@ def test_training_lowers_the_loss_on_fashion_mnist(fashion):
     assert after < 0.75 * before, (before, after)  # BCE per pixel: ~0.69 untrained, well below 0.5 after 64 steps
 
 
+@pytest.mark.isolated
 @pytest.mark.parametrize("precision,jit", [("mixed_bfloat16", False), ("float32", True), ("mixed_bfloat16", True)])
-def test_training_stays_finite_under_mixed_precision_and_xla(fashion, policy, xla_allowed, precision, jit):
+def test_training_stays_finite_under_mixed_precision_and_xla(fashion, policy, precision, jit):
     policy(precision)
     model = small_model(architecture="conv")
     assert model.encoder.get_layer("encoder_conv0").compute_dtype == ("bfloat16" if precision != "float32" else "float32")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import TINY_RECIPE, run_zoo, zoo_main
 from zoo.config import load_recipe
-from zoo.training import train
+from zoo.train import train
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_export_again_from_the_last_checkpoint(trained, tmp_path, data_dir):
 
 
 def test_curve_records_figures_against_training_time_from_evaluated_stages(tmp_path):
-    from zoo.artifacts import read_metadata, update_artifact, verify_checksums
+    from zoo.artifact.store import read_metadata, update_artifact, verify_checksums
 
     shipped = __import__("conftest").ROOT / "exported"
     stages = [tmp_path / f"e{epochs}" for epochs in (30, 15)]

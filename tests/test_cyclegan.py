@@ -18,7 +18,7 @@ from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models import CycleGAN
 from zoo.models.cyclegan import ConstantThenLinearDecay, ImagePool, cycle_loss
-from zoo.training import build_model
+from zoo.train import build_model
 
 TINY = dict(image_shape=(32, 32, 1), filters=4, n_res_blocks=1, disc_filters=4, n_layers=2, pool_size=4)
 SNEAKER, ANKLE_BOOT = 7, 9
@@ -359,7 +359,7 @@ def test_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path, data_dir)
     """Pools, step counters, schedules and augmentation all continue exactly from a checkpoint."""
     import shutil
 
-    from zoo.training import checkpoints, train
+    from zoo.train import checkpoints, train
 
     recipe = load_recipe(SNEAKER2BOOT, overrides=[*TINY_WIDTHS, "train.epochs=2", "model.decay_epochs=1",
                                                   "train.steps_per_epoch=3", "train.batch_size=4",
@@ -381,6 +381,6 @@ def test_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path, data_dir)
 
 
 def restore_from(checkpoint):
-    from zoo.training import restore
+    from zoo.train import restore
 
     return restore(checkpoint.parents[1], checkpoint)

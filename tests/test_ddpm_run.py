@@ -12,12 +12,12 @@ import tensorflow as tf
 
 import zoo
 from conftest import ROOT, read_h5, resumed_and_straight, tiny_run, zoo_main
-from zoo.artifacts import load_examples, read_metadata
+from zoo.artifact.store import load_examples, read_metadata
 from zoo.config import load_recipe
 from zoo.diffusion import NoiseSchedule, SamplerSettings
-from zoo.errors import RecipeError
+from zoo.errors import EvaluationError, RecipeError
 from zoo.models import DDPM
-from zoo.training import checkpoints
+from zoo.train import checkpoints
 
 
 # ---------------------------------------------------------------- runner, export, reference sampler, CLI
@@ -122,7 +122,7 @@ def test_reference_sampler_reproduces_the_tensorflow_sampler_without_tensorflow(
     # The reference runs as a standalone file, so not even the zoo package (which imports TensorFlow) is loaded.
     script = f"""
 import runpy, sys, numpy as np
-module = runpy.run_path({str(ROOT / "zoo" / "reference_sampler.py")!r})
+module = runpy.run_path({str(ROOT / "zoo" / "diffusion" / "reference.py")!r})
 sampler = module["ReferenceSampler"]({str(artifact)!r})
 noise = np.load({str(tmp_path / "noise.npy")!r})
 np.save({str(tmp_path / "ref8.npy")!r}, sampler.sample(noise, steps=8))
@@ -174,7 +174,7 @@ def test_shipped_recipes_and_their_mistakes():
 def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir, monkeypatch):
     """FID against sampling steps (issue: DDIM 10/20/50/100, DDPM all T) with Fashion-MNIST classifier features;
     the slow DDPM row uses at most DDPM_EVAL_SAMPLES samples and gets a floor at its own count."""
-    from zoo.evaluation import evaluate
+    from zoo.eval.evaluate import evaluate
     from zoo.models import ddpm
 
     monkeypatch.setattr(ddpm, "DDPM_EVAL_SAMPLES", 8)
@@ -189,3 +189,10 @@ def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir, monkeypat
     assert report["features"]["network"] == "classifier-fashion-mnist"
     untrained, floor = report["rows"][0]["fid"], report["rows"][5]["fid"]
     assert np.isfinite(untrained) and untrained > floor  # a two-epoch model is far from the data
+    chosen = evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
+                      kid_subsets=5, samplers=["ddim_10"])  # one row: what a quick comparison of runs needs
+    assert [row["name"] for row in chosen["rows"]][:2] == ["ddim_10", "real floor (train vs test)"]
+    assert chosen["rows"][0]["fid"] == report["rows"][0]["fid"]  # the same seeded samples
+    with pytest.raises(EvaluationError, match="--samplers ddim_7: ddpm has the rows ddim_10, ddim_20"):
+        evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
+                 samplers=["ddim_7"])

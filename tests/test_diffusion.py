@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.diffusion import NoiseSchedule, SamplerSettings, compile_sampler, cosine_alphas_cumprod
-from zoo.reference_sampler import ddim_timesteps
-from zoo.unet import unet
+from zoo.diffusion import NoiseSchedule, SamplerSettings, compile_sampler
+from zoo.diffusion.schedules import cosine_alphas_cumprod
+from zoo.diffusion.reference import ddim_timesteps
+from zoo.nets.unet import unet
 
 
 def gaussian_denoiser(schedule, prediction_type, mu, s):

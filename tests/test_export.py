@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import export as export_module
-from zoo.artifacts import load_examples, read_metadata, verify_checksums
+from zoo.artifact import export as export_module
+from zoo.artifact.store import load_examples, read_metadata, verify_checksums
 from zoo.config import load_recipe
 from zoo.errors import ArtifactError
-from zoo.training import train
+from zoo.train import train
 
 
 @pytest.fixture(scope="module")

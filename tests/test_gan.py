@@ -14,11 +14,11 @@ from conftest import ROOT, read_h5, resumed_and_straight, tiny_run, zoo_main
 from zoo.config import DataConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError
-from zoo.export import export_model
+from zoo.artifact.export import export_model
 from zoo.models import CGAN, DCGAN, WGANGP
 from zoo.models.adversarial import slerp
 from zoo.models.wgan_gp import gradient_penalty
-from zoo.training import build_model, checkpoints
+from zoo.train import build_model, checkpoints
 
 TINY = dict(latent_dim=16, generator_filters=(32, 16), discriminator_filters=(16, 32))
 FAMILIES = {"dcgan": (DCGAN, {}), "cgan": (CGAN, {}), "wgan_gp": (WGANGP, {"n_critic": 2})}
@@ -162,11 +162,10 @@ def test_an_injected_inf_skips_the_step_and_lowers_the_loss_scale(policy):
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-@pytest.mark.parametrize("precision,jit", [("float32", False), ("mixed_bfloat16", False), ("float32", True)],
+@pytest.mark.parametrize("precision,jit", [("float32", False), ("mixed_bfloat16", False),
+                                           pytest.param("float32", True, marks=pytest.mark.isolated)],
                          ids=["float32", "mixed_bfloat16", "xla"])
-def test_each_family_trains_on_real_data(family, precision, jit, fashion, digits, policy, request):
-    if jit:
-        request.getfixturevalue("xla_allowed")
+def test_each_family_trains_on_real_data(family, precision, jit, fashion, digits, policy):
     policy(precision)
     model = tiny(family)
     model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit)

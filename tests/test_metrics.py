@@ -11,12 +11,14 @@ import pytest
 
 import zoo
 from conftest import run_zoo, zoo_main
-from zoo import metrics as M
-from zoo.artifacts import read_metadata, verify_checksums
+from zoo.eval import metrics as M
+from zoo.eval.features import default_features, feature_network
+from zoo.progress import progress_line
+from zoo.artifact.store import read_metadata, verify_checksums
 from zoo.config import DataConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
 from zoo.errors import ArtifactError, EvaluationError, RecipeError
-from zoo.evaluation import Evaluator, evaluate
+from zoo.eval.evaluate import Evaluator, evaluate
 from zoo.models import get_family
 
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
@@ -118,7 +120,7 @@ def test_precision_and_recall_are_one_for_identical_sets_and_recall_drops_for_a_
 
 
 def test_collapsed_generator_in_classifier_features(data_dir):
-    network = M.feature_network("mnist")
+    network = feature_network("mnist")
     images, _ = example_batch(DataConfig(dataset="mnist", file="mnist10k.npz"), 400, data_dir=data_dir)
     real, _ = network.embed(images[:200])
     others, probabilities = network.embed(images[200:])
@@ -152,35 +154,35 @@ def test_shipped_classifier_reaches_its_accuracy_on_the_test_split(name, dataset
     assert report["num_samples"] == {"fashion_mnist": 10_000, "mnist": 1_000}[dataset]
     assert measured >= accuracy
     assert read_metadata(folder)["metrics"]["test_accuracy"] == pytest.approx(measured, abs=1e-9)
-    network = M.feature_network(dataset)
+    network = feature_network(dataset)
     assert network.name == name and network.dataset == dataset
 
 
 def test_a_corrupted_feature_network_is_refused(tmp_path):
     copy = tmp_path / "classifier-mnist"
     shutil.copytree(EXPORTED / "classifier-mnist", copy)
-    assert M.feature_network(str(copy)).name == "classifier-mnist"
+    assert feature_network(str(copy)).name == "classifier-mnist"
     weights = copy / "model.keras"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="model.keras does not match its sha256"):
-        M.feature_network(str(copy))
+        feature_network(str(copy))
     with pytest.raises(EvaluationError, match="not a classifier"):
-        M.feature_network(str(EXPORTED / "ae-fashion-mnist"))
+        feature_network(str(EXPORTED / "ae-fashion-mnist"))
 
 
 def test_inception_without_local_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("ZOO_INCEPTION_WEIGHTS", raising=False)
     with pytest.raises(EvaluationError, match="InceptionV3 weights are not on this machine") as info:
-        M.feature_network("inception")
+        feature_network("inception")
     assert "ZOO_INCEPTION_WEIGHTS" in str(info.value) and "--features fashion_mnist|mnist" in str(info.value)
     monkeypatch.setenv("ZOO_INCEPTION_WEIGHTS", str(tmp_path / "missing.h5"))
     with pytest.raises(EvaluationError, match="missing.h5, which is not a file"):
-        M.feature_network("inception")
+        feature_network("inception")
     with pytest.raises(EvaluationError, match="no feature network for dataset 'cifar10'"):
-        M.default_features("cifar10")
+        default_features("cifar10")
 
 
 def test_classifier_recipes_need_labels():
@@ -262,7 +264,7 @@ def test_zoo_eval_errors_are_one_line(tmp_path, data_dir):
 
 
 def test_progress_in_a_log_file_is_a_few_whole_lines(capsys):
-    report = M.progress_line("zoo eval: sampling")
+    report = progress_line("zoo eval: sampling")
     for done in range(1, 101):
         report(done, 100)
     lines = capsys.readouterr().err.splitlines()

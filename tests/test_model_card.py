@@ -1,6 +1,7 @@
 """The key figures `zoo list`, the README's table and the model cards show, from an artifact's metadata."""
 
-from zoo.model_card import _data_section, key_metrics
+from zoo.artifact.card import _data_section
+from zoo.artifact.figures import key_metrics
 
 
 def meta(metrics, n=1000):

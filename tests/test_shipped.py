@@ -1,6 +1,7 @@
 """Every artifact committed under exported/ loads, verifies, and reproduces its examples in every format."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import model_card
-from zoo.artifacts import load_examples, read_metadata
+from zoo.artifact import card as model_card
+from zoo.artifact.store import load_examples, read_metadata
 
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
 ARTIFACTS = sorted(p for p in EXPORTED.iterdir() if (p / "metadata.json").is_file()) if EXPORTED.is_dir() else []
@@ -92,6 +93,19 @@ def test_keras_load_model_works_in_a_fresh_process(folder, reloaded_in_a_fresh_p
     # Every endpoint of the reloaded model reproduces the outputs stored in examples.npz.
     name, diff = reloaded_in_a_fresh_process[str(folder)]
     assert name == read_metadata(folder)["class_name"] and diff <= 1e-4, (name, diff)
+
+
+# A path that names a place on some machine: absolute (/..., ~/..., C:\\...) or climbing out of the artifact (../).
+MACHINE_PATH = re.compile(r"(?:^|[\s\"'`(\[=])((?:/|~/|\.\./|[A-Za-z]:\\)[\w.-]+)")
+TEXT_FILES = (".json", ".md", ".toml", ".txt", ".csv")
+
+
+@pytest.mark.parametrize("folder", ARTIFACTS, ids=lambda p: p.name)
+def test_no_shipped_file_holds_a_machine_path(folder):
+    found = [f"{path.relative_to(folder)}: {match.group(1)}" for path in sorted(folder.rglob("*"))
+             if path.suffix in TEXT_FILES for match in MACHINE_PATH.finditer(path.read_text())]
+    assert not found, found
+    assert MACHINE_PATH.search('"train": "/home/me/data/x.npz"') and MACHINE_PATH.search("see ../shared/data")
 
 
 @pytest.mark.parametrize("folder", ARTIFACTS, ids=lambda p: p.name)

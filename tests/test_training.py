@@ -9,13 +9,12 @@ import time
 import h5py
 import numpy as np
 import pytest
-from tensorflow.python.framework import config as tf_config  # TensorFlow exports no way to read the switch
 
 from conftest import ROOT, run_zoo
 from zoo.config import load_recipe
 from zoo.errors import TrainingError
 from zoo.models import Autoencoder
-from zoo.training import checkpoints, latest_checkpoint, restore, train
+from zoo.train import checkpoints, latest_checkpoint, restore, train
 
 
 def test_a_run_writes_recipe_checkpoints_logs_grids_and_export(tiny_recipe, data_dir, tmp_path):
@@ -96,7 +95,7 @@ def test_run_folder_mistakes_are_refused(tiny_recipe, data_dir, tmp_path):
     train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), run, data_dir=data_dir, export=False, verbose=0)
     with pytest.raises(TrainingError, match="already has checkpoints.*--resume"):
         train(load_recipe(tiny_recipe), run, data_dir=data_dir, export=False, verbose=0)
-    with pytest.raises(TrainingError, match=r"recipe differs.*train.batch_size: run has 32, now 16"):
+    with pytest.raises(TrainingError, match=r"recipe changed beyond .*train.batch_size 32 -> 16"):
         train(load_recipe(tiny_recipe, overrides=["train.batch_size=16"]), run, data_dir=data_dir, resume=True,
               export=False, verbose=0)
 
@@ -107,14 +106,40 @@ def test_mirrored_strategy_runs_the_same_train_step(tiny_recipe, data_dir, tmp_p
     assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])
 
 
-def test_an_xla_run_turns_op_determinism_off_after_a_deterministic_one(tiny_recipe, data_dir, tmp_path):
-    """train.jit_compile needs train.deterministic = false; the switch is process-wide, so a run in the same
-    process after a deterministic one must turn determinism off (TensorFlow exports no function for it)."""
+def test_a_non_deterministic_run_after_a_deterministic_one_in_one_process_is_refused(tiny_recipe, data_dir, tmp_path):
+    """Op determinism is process-wide and TensorFlow's public API cannot switch it off again: an XLA run
+    (deterministic = false) after a deterministic one in the same process says so instead of silently losing XLA."""
     train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), tmp_path / "a", data_dir=data_dir,
           export=False, verbose=0)
-    assert tf_config.is_op_determinism_enabled()
+    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.jit_compile=true",
+                                                 "train.deterministic=false"])
+    with pytest.raises(TrainingError, match="new process"):
+        train(recipe, tmp_path / "b", data_dir=data_dir, export=False, verbose=0)
+    assert not (tmp_path / "b" / "checkpoints").exists()
+
+
+@pytest.mark.isolated
+def test_an_xla_run_trains_with_xla(tiny_recipe, data_dir, tmp_path):
     recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.jit_compile=true",
                                                  "train.deterministic=false"])
     result = train(recipe, tmp_path / "b", data_dir=data_dir, export=False, verbose=0)
-    assert not tf_config.is_op_determinism_enabled()
     assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])
+
+
+
+
+def test_resume_takes_the_safe_changes_says_so_and_refuses_the_rest(tiny_recipe, data_dir, tmp_path, capsys):
+    """The checkpoint's recipe is the truth of what was trained: a hand-edited run recipe.toml or another --set is
+    compared with it; epochs, checkpointing and learning rates may change mid-run, nothing else."""
+    run = tmp_path / "run"
+    train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), run, data_dir=data_dir, export=False, verbose=0)
+    (run / "recipe.toml").write_text((run / "recipe.toml").read_text().replace("latent_dim = 8", "latent_dim = 4"))
+    with pytest.raises(TrainingError, match=r"model.latent_dim 8 -> 4"):
+        train(load_recipe(run / "recipe.toml"), run, data_dir=data_dir, resume=True, export=False, verbose=0)
+    assert [p.name for p in checkpoints(run)] == ["epoch-0001"]  # nothing trained
+    result = train(load_recipe(tiny_recipe, overrides=["train.epochs=2", "optimizer.learning_rate=1e-3"]), run,
+                   data_dir=data_dir, resume=True, export=False, verbose=0)
+    assert result.epochs == 2
+    said = capsys.readouterr().err
+    assert "recipe changes taken: optimizer.learning_rate 0.002 -> 0.001, train.epochs 1 -> 2" in said, said
+    assert "learning_rate = 0.001" in (run / "recipe.toml").read_text()  # the run's recipe now says what it trains

@@ -11,13 +11,13 @@ import tensorflow_probability as tfp
 
 import zoo
 from conftest import zoo_main
-from zoo.artifacts import load_examples, read_metadata
+from zoo.artifact.store import load_examples, read_metadata
 from zoo.config import DataConfig, load_recipe
 from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models import VAE
 from zoo.models.vae import evaluate_likelihood
-from zoo.training import train
+from zoo.train import train
 
 tfd = tfp.distributions
 MNIST = DataConfig(dataset="mnist", file="mnist10k.npz")
@@ -73,8 +73,9 @@ def test_beta_and_capacity_shape_the_objective():
     assert float(plain._objective(reconstruction, kl)[0]) == pytest.approx(40.0)
 
 
+@pytest.mark.isolated
 @pytest.mark.parametrize("precision,jit", [("float32", False), ("mixed_bfloat16", False), ("float32", True)])
-def test_training_lowers_the_negative_elbo(mnist, policy, xla_allowed, precision, jit):
+def test_training_lowers_the_negative_elbo(mnist, policy, precision, jit):
     policy(precision)
     keras.utils.set_random_seed(0)
     model = VAE(latent_dim=8, filters=(16, 32), binarize=True)
@@ -230,7 +231,7 @@ def test_resume_draws_the_same_noise_as_an_uninterrupted_run(tmp_path, data_dir)
     """Binarization and z are drawn from (seed, step): a resumed VAE ends with the uninterrupted run's weights."""
     import h5py
 
-    from zoo.training import latest_checkpoint
+    from zoo.train import latest_checkpoint
 
     (tmp_path / "tiny.toml").write_text(TINY_CVAE.replace("epochs = 1", "epochs = 2"))
     straight = train(load_recipe(tmp_path / "tiny.toml"), tmp_path / "straight", data_dir=data_dir, export=False, verbose=0)

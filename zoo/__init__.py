@@ -43,17 +43,19 @@ def _import_tensorflow_quietly():
 _import_tensorflow_quietly()
 
 from zoo import models  # noqa: E402  (registers the families)
+from zoo.artifact.store import load_model as _load_model  # noqa: E402
 from zoo.config import Recipe, load_recipe  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
-
-__version__ = "0.1.0"
-
-
-def load(name_or_path, *, verify: bool = True):
-    """Load an exported model by name (a folder under ``exported/``) or path, checking its sha256 sums."""
-    from zoo.artifacts import load_model
-
-    return load_model(name_or_path, verify=verify)
+from zoo.models import Capability  # noqa: E402
+from zoo.version import __version__  # noqa: E402
 
 
-__all__ = ["Recipe", "ZooError", "load", "load_recipe", "models", "__version__"]
+def load(name_or_path, *, verify: bool = True, zoo_dir=None):
+    """Load an exported model by name or path, checking its sha256 sums.
+
+    Names are looked up in ``zoo_dir``, then $ZOO_EXPORTED_DIR, ./exported and the source checkout's exported/.
+    """
+    return _load_model(name_or_path, verify=verify, zoo_dir=zoo_dir)
+
+
+__all__ = ["Capability", "Recipe", "ZooError", "load", "load_recipe", "models", "__version__"]

@@ -10,28 +10,19 @@ Families trained with several optimizers (GANs) name one sub-table per role,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from zoo.errors import RecipeError
+from zoo.models import get_family
+from zoo.schema import build_dataclass, coerce, deepcopy, plain, spec, unknown_key
 
 SECTIONS = ("model", "data", "optimizer", "train", "export")
 TOP_LEVEL_KEYS = ("name", "description") + SECTIONS
-
-
-def spec(default, *, help: str = "", choices=None, min=None, max=None):
-    """A dataclass field with the documentation and bounds the validator checks."""
-    meta = {"help": help, "choices": choices, "min": min, "max": max}
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("use a tuple for a sequence default")
-    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -150,14 +141,14 @@ class Recipe:
         return self.model.family
 
     def to_dict(self) -> dict:
-        out = {"name": self.name, "description": self.description, "model": _plain(self.model)}
-        out["data"] = _plain(self.data)
+        out = {"name": self.name, "description": self.description, "model": plain(self.model)}
+        out["data"] = plain(self.data)
         if list(self.optimizer) == ["default"]:
-            out["optimizer"] = _plain(self.optimizer["default"])
+            out["optimizer"] = plain(self.optimizer["default"])
         else:
-            out["optimizer"] = {role: _plain(cfg) for role, cfg in self.optimizer.items()}
-        out["train"] = _plain(self.train)
-        out["export"] = _plain(self.export)
+            out["optimizer"] = {role: plain(cfg) for role, cfg in self.optimizer.items()}
+        out["train"] = plain(self.train)
+        out["export"] = plain(self.export)
         return out
 
     def to_toml(self) -> str:
@@ -171,116 +162,6 @@ class Recipe:
 
     def replace(self, **sections) -> "Recipe":
         return dataclasses.replace(self, **sections)
-
-
-def _plain(obj) -> dict:
-    out = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            value = _plain(value)
-        elif isinstance(value, tuple):
-            value = [list(v) if isinstance(v, tuple) else v for v in value]
-        out[f.name] = value
-    return out
-
-
-# ---------------------------------------------------------------- validation
-
-
-def _type_name(tp, plural: bool = False) -> str:
-    origin = typing.get_origin(tp)
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_type_name(args[0], plural=True)}"
-        return f"a list of {len(args)} " + "/".join(sorted({_type_name(a, plural=True) for a in args}))
-    names = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("true or false", "booleans"),
-             str: ("a string", "strings")}
-    return names[tp][plural] if tp in names else str(tp)
-
-
-def _coerce(value, tp, where: str):
-    """Check ``value`` against type ``tp``; return it converted (lists to tuples, ints to floats)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            try:
-                return _coerce(value, arg, where)
-            except RecipeError:
-                pass
-        raise RecipeError(f"{where} must be one of {typing.get_args(tp)}, got {value!r}")
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise RecipeError(f"{where} must be {_type_name(tp)}, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise RecipeError(f"{where} must be {_type_name(tp)}, got {len(value)} values: {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise RecipeError(f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RecipeError(f"{where} must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RecipeError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise RecipeError(f"{where} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported recipe field type {tp!r} at {where}")
-
-
-def _unknown_key(key: str, accepted, where: str) -> RecipeError:
-    close = difflib.get_close_matches(key, list(accepted), n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else "."
-    return RecipeError(f"unknown key '{key}' in {where}{hint} Accepted keys: {', '.join(accepted)}")
-
-
-def build_dataclass(cls, raw: dict, where: str):
-    """Validate ``raw`` (a TOML table) into ``cls``: names, types, choices and bounds."""
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{where} must be a table, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    values = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise _unknown_key(key, fields, where)
-        meta = fields[key].metadata
-        label = f"'{key}' in {where}"
-        if dataclasses.is_dataclass(hints[key]):  # a sub-table: [data] -> [data.domain_a]
-            table = where.replace("]", f".{key}]", 1) if where.startswith("[") else f"[{key}] in {where}"
-            values[key] = build_dataclass(hints[key], value, table)
-            continue
-        value = _coerce(value, hints[key], label)
-        choices = meta.get("choices")
-        if choices is not None:
-            items = value if (isinstance(value, tuple) and choices and not isinstance(choices[0], tuple)) else (value,)
-            for item in items:
-                if item not in choices:
-                    shown = ", ".join(repr(list(c) if isinstance(c, tuple) else c) for c in choices)
-                    close = difflib.get_close_matches(str(item), [str(c) for c in choices], n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close and close[0] != str(item) else "."
-                    raise RecipeError(f"{label} is {item!r}{hint} Accepted values: {shown}")
-        for item in value if isinstance(value, tuple) else (value,):
-            if isinstance(item, (int, float)) and not isinstance(item, bool):
-                if meta.get("min") is not None and item < meta["min"]:
-                    raise RecipeError(f"{label} is {item}, below its minimum {meta['min']}")
-                if meta.get("max") is not None and item > meta["max"]:
-                    raise RecipeError(f"{label} is {item}, above its maximum {meta['max']}")
-        values[key] = value
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:  # a family's __post_init__ cross-checks
-        raise RecipeError(f"{where}: {exc}") from None
 
 
 # ---------------------------------------------------------------- loading
@@ -305,7 +186,7 @@ def apply_overrides(raw: dict, overrides) -> dict:
     for text in overrides or ():
         path, value = parse_override(text)
         if path[0] not in TOP_LEVEL_KEYS:
-            raise _unknown_key(path[0], TOP_LEVEL_KEYS, f"--set {text!r}")
+            raise unknown_key(path[0], TOP_LEVEL_KEYS, f"--set {text!r}")
         node = raw
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -317,13 +198,11 @@ def apply_overrides(raw: dict, overrides) -> dict:
 
 def recipe_from_dict(raw: dict, source: str = "", overrides=()) -> Recipe:
     """Validate a raw recipe dict (as read from TOML) into a :class:`Recipe`."""
-    from zoo.models import get_family  # late import: the families import this module
-
-    raw = apply_overrides(_deepcopy(raw), overrides)
+    raw = apply_overrides(deepcopy(raw), overrides)
     where = f"recipe {source}" if source else "recipe"
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            raise _unknown_key(key, TOP_LEVEL_KEYS, where)
+            raise unknown_key(key, TOP_LEVEL_KEYS, where)
     name = raw.get("name") or (Path(source).stem.replace("_", "-") if source else "")
     if not isinstance(name, str) or not name:
         raise RecipeError(f"{where} needs a top-level name = \"...\"")
@@ -342,13 +221,13 @@ def recipe_from_dict(raw: dict, source: str = "", overrides=()) -> Recipe:
     else:
         for key in opt_raw:
             if key not in roles:
-                raise _unknown_key(key, roles, f"[optimizer] of {where} (family {family_name} takes one table per role)")
+                raise unknown_key(key, roles, f"[optimizer] of {where} (family {family_name} takes one table per role)")
         optimizer = {r: build_dataclass(OptimizerConfig, {**defaults.get(r, {}), **opt_raw.get(r, {})},
                                         f"[optimizer.{r}] of {where}") for r in roles}
 
     recipe = Recipe(
         name=name,
-        description=_coerce(raw.get("description", ""), str, f"'description' in {where}"),
+        description=coerce(raw.get("description", ""), str, f"'description' in {where}"),
         model=model_cfg,
         data=build_dataclass(DataConfig, raw.get("data", {}), f"[data] of {where}"),
         optimizer=optimizer,
@@ -386,9 +265,3 @@ def load_recipe(path: str | Path, overrides=()) -> Recipe:
     return recipe_from_dict(raw, source=str(path), overrides=overrides)
 
 
-def _deepcopy(raw):
-    if isinstance(raw, dict):
-        return {k: _deepcopy(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [_deepcopy(v) for v in raw]
-    return raw

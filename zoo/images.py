@@ -1,13 +1,17 @@
-"""Turning model outputs into pixels and image grids (PNG)."""
+"""Turning model outputs into pixels, image grids, and PNG or JPEG files."""
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from zoo.errors import ZooError
+from zoo.files import atomic_path
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # by file suffix
 
 
 def to_uint8(images, value_range=(0.0, 1.0)) -> np.ndarray:
@@ -33,14 +37,22 @@ def grid(images, value_range=(0.0, 1.0), ncols: int | None = None, pad: int = 2)
     return out
 
 
+def image_format(path) -> str:
+    """The PIL format a picture is written in, from the file's suffix; a clear error for any other suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ZooError(f"cannot write a picture to {path}: name a .png, .jpg or .jpeg file (the suffix picks the format)")
+    return FORMATS[suffix]
+
+
 def save_png(picture: np.ndarray, path, scale: int = 1) -> Path:
-    """Write a uint8 picture as PNG (upscaled by ``scale`` with nearest neighbours), atomically."""
+    """Write a uint8 picture (upscaled by ``scale`` with nearest neighbours) atomically, as PNG, or as JPEG for a
+    .jpg/.jpeg name (quality 95)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = image_format(path)
     image = Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path

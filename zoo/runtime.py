@@ -7,8 +7,14 @@ import os
 import platform
 
 import keras
+import onnx
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_config  # for disable_op_determinism (see configure)
+import tensorflow_probability as tfp
+
+from zoo.errors import TrainingError
+from zoo.version import __version__
+
+_determinism = {"on": False}  # whether configure() turned TensorFlow op determinism on in this process
 
 
 def has_gpu() -> bool:
@@ -27,10 +33,12 @@ def configure(train_cfg) -> str:
     keras.utils.set_random_seed(train_cfg.seed)
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    elif tf_config.is_op_determinism_enabled():
-        # The switch is process-wide and a previous run in this process may have turned it on; TensorFlow
-        # exports no way to turn it off (tf.config.experimental has only enable_op_determinism).
-        tf_config.disable_op_determinism()
+        _determinism["on"] = True
+    elif _determinism["on"]:
+        # The switch is process-wide, and TensorFlow's public API can turn it on but not off again.
+        raise TrainingError("this recipe trains with train.deterministic = false (e.g. for XLA), but a deterministic "
+                            "run in this process already switched TensorFlow op determinism on, and it cannot be "
+                            "switched off: run this recipe in a new process (each `zoo train` is one)")
     policy = resolve_precision(train_cfg.precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
@@ -74,10 +82,6 @@ def hardware() -> dict:
 
 
 def versions() -> dict:
-    import onnx
-    import tensorflow_probability as tfp  # noqa: F401  (recorded: the families' densities come from it)
-
-    import zoo
-
-    return {"genzoo": zoo.__version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+    """The versions a run depends on (the families' densities come from TensorFlow Probability)."""
+    return {"genzoo": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
             "tensorflow_probability": tfp.__version__, "onnx": onnx.__version__, "python": platform.python_version()}

@@ -1,7 +1,7 @@
 """What the GAN families share: a generator, a discriminator (or critic), two optimizers and the user API.
 
 An :class:`AdversarialModel` is a ``keras.Model`` holding two functional networks from
-:mod:`zoo.blocks` and one optimizer for each, as the attributes ``generator_optimizer`` and
+:mod:`zoo.nets.blocks` and one optimizer for each, as the attributes ``generator_optimizer`` and
 ``discriminator_optimizer`` (the recipe's ``[optimizer.generator]`` and
 ``[optimizer.discriminator]``), compiled, loss-scaled under mixed_float16 and saved by
 :class:`~zoo.models.base.MultiOptimizerModel`.
@@ -25,10 +25,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import blocks
-from zoo.config import spec
+from zoo.nets import blocks
+from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import (IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo, average_decay, copy_weights,
+from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, average_decay,
+                             copy_weights,
                              update_average)
 
 VALUE_RANGE = (-1.0, 1.0)  # the generator ends in tanh
@@ -78,9 +79,9 @@ class AdversarialModel(MultiOptimizerModel):
     """Base class of the GAN families; subclasses define the two losses and register themselves."""
 
     # Radford et al. (2016): Adam with learning rate 2e-4 and beta_1 0.5, for both networks.
+    capabilities = frozenset({Capability.SAMPLE, Capability.GENERATE})
     optimizer_defaults = {role: {"name": "adam", "learning_rate": 2e-4, "beta_1": 0.5}
                           for role in ("generator", "discriminator")}
-    preview_file = "samples.png"
     limitations = (
         'Adversarial training gives no likelihood and no encoder, and a generator may leave out parts of the data (mode dropping): read the recall beside its floor.',
         'Some samples are implausible items: a GAN has no way to reject its own failures.',

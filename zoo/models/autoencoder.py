@@ -12,10 +12,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import blocks
-from zoo.config import spec
+from zoo.nets import blocks
+from zoo.schema import spec
 from zoo.errors import RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, register_family
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.registry import register_family
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class AutoencoderConfig:
 @register_family
 class Autoencoder(GenerativeModel):
     family = "autoencoder"
+    capabilities = frozenset({Capability.ENCODE, Capability.DECODE, Capability.RECONSTRUCT})
     config_class = AutoencoderConfig
     preview_file = "reconstructions.png"
     limitations = (

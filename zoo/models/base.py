@@ -1,8 +1,10 @@
-"""What every family shares: the registry, input checks, and the description of its endpoints.
+"""What every family shares: its declaration, input checks, and the description of its endpoints.
 
 A family is a ``keras.Model`` subclass with its own ``train_step``. Besides Keras'
 ``get_config``/``from_config`` it declares:
 
+* ``capabilities``: what it can do (:class:`Capability`), which the CLI, the model card and
+  ``zoo eval`` (:meth:`GenerativeModel.evaluation`) read instead of probing for methods;
 * ``config_class``: the dataclass that validates the recipe's ``[model]`` section;
 * ``optimizer_roles``: ``("default",)`` or e.g. ``("generator", "discriminator")``;
 * ``endpoints()``: the named functions an artifact serves (SavedModel signatures,
@@ -13,7 +15,7 @@ A family is a ``keras.Model`` subclass with its own ``train_step``. Besides Kera
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import enum
 import weakref
 from dataclasses import dataclass
 from typing import Callable, ClassVar
@@ -24,27 +26,39 @@ import tensorflow as tf
 
 from zoo.errors import InputShapeError, RecipeError
 
-_FAMILIES: dict[str, type] = {}
+
+class Capability(enum.Enum):
+    """What a family can do for its users; each one is a method with the contract given here."""
+
+    SAMPLE = "sample"  # sample(n, seed=0[, labels=]) -> new images from the prior
+    GENERATE = "generate"  # generate(latents or noise[, labels]) -> images, deterministic given the input
+    RECONSTRUCT = "reconstruct"  # reconstruct(images[, labels]) -> images through the bottleneck
+    ENCODE = "encode"  # encode(images[, labels]) -> latent codes (a posterior for the VAEs)
+    DECODE = "decode"  # decode(latents[, labels]) -> images
+    TRANSLATE = "translate"  # translate(images, "a2b" | "b2a") -> images of the other domain
+    LIKELIHOOD = "likelihood"  # log_likelihood(images, k) -> IWAE lower bound of log p(x), nats
+    INTERPOLATE = "interpolate"  # interpolate(image_a, image_b, steps[, labels]) through the latent space
+    TRAVERSE = "traverse"  # traverse(image, dims, values[, labels]) -> a grid varying one latent per row
+    CONDITIONAL = "conditional"  # sample/reconstruct take class labels (num_classes > 0)
+    SAMPLERS = "samplers"  # sample() takes sampler=, steps=, eta= (diffusion models)
+    CLASSIFY = "classify"  # predict_proba(images) -> (N, classes); features(images) for FID
+
+    @property
+    def method(self) -> str:
+        """The method that provides the capability (the declaration is checked against it in the tests)."""
+        return METHODS[self]
+
+
+METHODS = {Capability.SAMPLE: "sample", Capability.GENERATE: "generate", Capability.RECONSTRUCT: "reconstruct",
+           Capability.ENCODE: "encode", Capability.DECODE: "decode", Capability.TRANSLATE: "translate",
+           Capability.LIKELIHOOD: "log_likelihood", Capability.INTERPOLATE: "interpolate",
+           Capability.TRAVERSE: "traverse", Capability.CONDITIONAL: "num_classes", Capability.SAMPLERS: "sampler_settings",
+           Capability.CLASSIFY: "predict_proba"}
+# How zoo eval measures a family, by the first of these capabilities it declares (see zoo.eval.evaluate).
+EVALUATIONS = ((Capability.TRANSLATE, "translation"), (Capability.CLASSIFY, "classification"),
+               (Capability.SAMPLE, "samples"), (Capability.RECONSTRUCT, "reconstruction"))
+
 _COMPILED = weakref.WeakKeyDictionary()  # model -> {method name: tf.function}, off the model (see compiled)
-
-
-def register_family(cls):
-    """Class decorator: make a family known to recipes and serializable as ``zoo>ClassName``."""
-    cls = keras.saving.register_keras_serializable(package="zoo")(cls)
-    _FAMILIES[cls.family] = cls
-    return cls
-
-
-def get_family(name: str, where: str = "family") -> type:
-    if name not in _FAMILIES:
-        close = difflib.get_close_matches(name, list(_FAMILIES), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else "."
-        raise RecipeError(f"{where} is '{name}', which is not a known family{hint} Known: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[name]
-
-
-def families() -> dict[str, type]:
-    return dict(_FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class GenerativeModel(keras.Model):
     """Base class of the families. Subclasses set the class attributes below."""
 
     family: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     config_class: ClassVar[type] = type(None)
     optimizer_roles: ClassVar[tuple[str, ...]] = ("default",)
     two_domains: ClassVar[bool] = False  # trains on unpaired batches of two domains ([data.domain_a/b])
@@ -116,6 +131,23 @@ class GenerativeModel(keras.Model):
     preview_file: ClassVar[str] = "samples.png"  # the grid an artifact ships
     preview_columns: ClassVar[int] = 8  # columns of the preview grid
     limitations: ClassVar[tuple[str, ...]] = ()  # what the family cannot do, for the model card
+
+    @classmethod
+    def can(cls, capability: Capability) -> bool:
+        """Whether the family declares ``capability``."""
+        return capability in cls.capabilities
+
+    @classmethod
+    def evaluation(cls) -> str:
+        """How ``zoo eval`` measures the family, from what it declares it can do: a translator by its
+        translations, a classifier by its accuracy, a sampler by its samples, an autoencoder by its
+        reconstructions ("" for a family that does none of these)."""
+        return next((kind for capability, kind in EVALUATIONS if cls.can(capability)), "")
+
+    def evaluation_samplers(self) -> dict[str, dict]:
+        """The sample sets ``zoo eval`` scores, {row name: keyword arguments of ``sample``}: one row by default;
+        a diffusion model has one per sampler and step count (``max_samples`` caps a slow one's count)."""
+        return {"samples": {}}
 
     # ------------------------------------------------------------ recipes
 
@@ -209,12 +241,6 @@ class GenerativeModel(keras.Model):
         replica = tf.cast(context.replica_id_in_sync_group, "int32") if context is not None else 0
         stream_key = tf.constant((self.seed * 8 + stream) % 2**31, "int32")
         return tf.stack([stream_key, tf.cast(step, "int32") * 64 + replica])
-
-    @property
-    def _default_save_signature(self):
-        # Keras would trace ``self(inputs)`` as a SavedModel signature; artifacts declare their
-        # endpoints explicitly instead (and not every family has a single-input ``call``).
-        return None
 
     def compiled_method(self, method: str):
         """``self.<method>`` as a ``tf.function``, for the eager user API (``generate``, ``encode``, ...).

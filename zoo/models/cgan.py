@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zoo.config import spec
-from zoo.models.base import register_family
+from zoo.schema import spec
+from zoo.models.base import Capability
+from zoo.models.registry import register_family
 from zoo.models.dcgan import DCGAN, DCGANConfig
 
 
@@ -26,6 +27,7 @@ class CGANConfig(DCGANConfig):
 @register_family
 class CGAN(DCGAN):
     family = "cgan"
+    capabilities = DCGAN.capabilities | {Capability.CONDITIONAL}
     config_class = CGANConfig
     preview_columns = 10  # the preview has one row per class
     limitations = DCGAN.limitations + (

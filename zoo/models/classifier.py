@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from zoo.config import spec
+from zoo.schema import spec
 from zoo.errors import RecipeError
-from zoo.models.base import Endpoint, GenerativeModel, TensorInfo, register_family
+from zoo.models.base import Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.registry import register_family
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Classifier(GenerativeModel):
     """
 
     family = "classifier"
+    capabilities = frozenset({Capability.CLASSIFY})
     config_class = ClassifierConfig
     preview_file = "examples.png"
     limitations = (
@@ -107,7 +109,7 @@ class Classifier(GenerativeModel):
         steps = steps_per_epoch or recipe.train.steps_per_epoch
         if steps <= 0:
             raise RecipeError("the classifier's cosine schedule needs the steps per epoch: build the model through "
-                              "zoo.training (which knows the data), or set train.steps_per_epoch")
+                              "zoo.train (which knows the data), or set train.steps_per_epoch")
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps * recipe.train.epochs)
 
     def get_config(self):

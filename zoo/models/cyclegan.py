@@ -2,7 +2,7 @@
 
 Two ResNet generators, G: A -> B (``generator_a2b``) and F: B -> A (``generator_b2a``), and two
 70x70 PatchGAN discriminators, D_A (real A vs F(b)) and D_B (real B vs G(a)), from
-:mod:`zoo.blocks`. Training data are unpaired batches ``(images_a, images_b)`` in [-1, 1].
+:mod:`zoo.nets.blocks`. Training data are unpaired batches ``(images_a, images_b)`` in [-1, 1].
 
 As in the reference implementation (not only the paper's equations):
 
@@ -33,11 +33,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import blocks
-from zoo.config import spec
+from zoo.nets import blocks
+from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.adversarial import VALUE_RANGE, AdversarialModel
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, MultiOptimizerModel, TensorInfo, register_family
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo
+from zoo.models.registry import register_family
 
 DIRECTIONS = ("a2b", "b2a")
 SIZE_FACTOR = 4  # the generators' two stride-2 downsamplings
@@ -165,6 +166,7 @@ def cycle_loss(real_a, real_b, fake_a, fake_b, generator_a2b, generator_b2a, tra
 @register_family
 class CycleGAN(MultiOptimizerModel):
     family = "cyclegan"
+    capabilities = frozenset({Capability.TRANSLATE})
     config_class = CycleGANConfig
     optimizer_defaults = AdversarialModel.optimizer_defaults  # Adam 2e-4, beta_1 0.5, as in the paper
     preview_file = "translations.png"
@@ -231,7 +233,7 @@ class CycleGAN(MultiOptimizerModel):
         steps = steps_per_epoch or recipe.train.steps_per_epoch
         if steps <= 0:
             raise RecipeError("cyclegan's learning-rate decay needs the steps per epoch: build the model through "
-                              "zoo.training (which knows the data), or set train.steps_per_epoch")
+                              "zoo.train (which knows the data), or set train.steps_per_epoch")
         return ConstantThenLinearDecay(rate, steps, recipe.train.epochs - self.decay_epochs, self.decay_epochs)
 
     def role_variables(self, role: str) -> list:

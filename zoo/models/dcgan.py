@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from zoo.config import spec
+from zoo.schema import spec
 from zoo.models.adversarial import AdversarialModel, GANConfig
-from zoo.models.base import register_family
+from zoo.models.registry import register_family
 
 
 @dataclass(frozen=True)

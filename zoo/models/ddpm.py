@@ -1,6 +1,6 @@
 """Denoising diffusion probabilistic models (Ho et al. 2020) with DDIM sampling (Song et al. 2021).
 
-A U-Net (:mod:`zoo.unet`) learns to undo the forward process of a :class:`~zoo.diffusion.NoiseSchedule`:
+A U-Net (:mod:`zoo.nets.unet`) learns to undo the forward process of a :class:`~zoo.diffusion.schedules.NoiseSchedule`:
 for x0 from the data, uniform t and Gaussian noise it regresses the noise (``epsilon``) or
 ``v`` with a mean squared error. An exponential moving average (EMA) of its weights is a second
 copy of the network whose variables are non-trainable, so it is saved with the model; sampling,
@@ -20,12 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import unet
-from zoo.config import spec
+from zoo.nets import unet
+from zoo.schema import spec
 from zoo.diffusion import PREDICTION_TYPES, SAMPLERS, SCHEDULES, SPACINGS, VARIANCES, NoiseSchedule, SamplerSettings, compile_sampler
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import (IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, average_decay, copy_weights,
-                             register_family, update_average)
+from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, average_decay, copy_weights,
+                             update_average)
+from zoo.models.registry import register_family
 
 VALUE_RANGE = (-1.0, 1.0)  # the forward process mixes images with unit Gaussian noise
 DDPM_EVAL_SAMPLES = 250  # zoo eval's DDPM row: T passes per image (about 18 min for 250 at T = 1000 on 2 cores)
@@ -62,8 +63,8 @@ _SAMPLERS = weakref.WeakKeyDictionary()  # model -> {settings: tf.function}, kep
 @register_family
 class DDPM(GenerativeModel):
     family = "ddpm"
+    capabilities = frozenset({Capability.SAMPLE, Capability.GENERATE, Capability.SAMPLERS})
     config_class = DDPMConfig
-    preview_file = "samples.png"
     limitations = (
         'Sampling is iterative: every image costs one network pass per step (50 for the default DDIM sampler, T for DDPM); fewer steps are faster and worse, as its evaluation rows show.',
         'No likelihood is reported (the variational bound of the diffusion model is not computed here).',
@@ -204,7 +205,7 @@ class DDPM(GenerativeModel):
     def sampler_function(self, settings: SamplerSettings, jit_compile: bool | None = None):
         """The compiled reverse process ``(noise, seed) -> images`` of the EMA network, cached per settings.
 
-        ``jit_compile=None``: XLA for noise-free samplers only (see :func:`zoo.diffusion.compile_sampler`).
+        ``jit_compile=None``: XLA for noise-free samplers only (see :func:`zoo.diffusion.samplers.compile_sampler`).
         """
         functions = _SAMPLERS.setdefault(self, {})
         key = (settings, jit_compile)
@@ -268,7 +269,7 @@ class DDPM(GenerativeModel):
         info["sampler_defaults"] = {"sampler": self.sampler, "steps": self.sample_steps, "eta": self.eta,
                                     "timestep_spacing": self.timestep_spacing, "variance": self.variance,
                                     "clip_x0": self.clip_x0, "generate_steps": self.generate_steps}
-        info["reference_sampler"] = "zoo/reference_sampler.py (numpy + onnxruntime)"
+        info["reference_sampler"] = "zoo/diffusion/reference.py (numpy + onnxruntime)"
         return {"schedule.json": json.dumps(info, indent=1).encode()}
 
     def example_inputs(self, images, labels=None) -> dict[str, np.ndarray]:

@@ -19,10 +19,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo import blocks
-from zoo.config import spec
+from zoo.nets import blocks
+from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Endpoint, GenerativeModel, TensorInfo, register_family
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.registry import register_family
 
 tfd = tfp.distributions
 
@@ -68,8 +69,9 @@ class Posterior(NamedTuple):
 @register_family
 class VAE(GenerativeModel):
     family = "vae"
+    capabilities = frozenset({Capability.SAMPLE, Capability.ENCODE, Capability.DECODE, Capability.RECONSTRUCT, Capability.LIKELIHOOD, Capability.INTERPOLATE,
+                              Capability.TRAVERSE})
     config_class = VAEConfig
-    preview_file = "samples.png"
     limitations = (
         "Samples and reconstructions are blurrier than real images: the decoder gives the mean of p(x|z), which "
         "averages the details the latent code does not fix; a larger beta trades more of them for a smoother, "
@@ -398,6 +400,7 @@ class ConditionalVAE(VAE):
     """A VAE whose encoder and decoder both see the class label (Sohn et al. 2015); the prior stays N(0, I)."""
 
     family = "cvae"
+    capabilities = VAE.capabilities | {Capability.CONDITIONAL}
     config_class = CVAEConfig
     limitations = VAE.limitations + (
         "Every image it encodes, decodes or scores needs its class label; log p(x | label) is not log p(x).",

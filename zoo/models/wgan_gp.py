@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from zoo.config import spec
+from zoo.schema import spec
 from zoo.errors import RecipeError
 from zoo.models.adversarial import AdversarialModel, GANConfig, loss_scale
-from zoo.models.base import register_family
+from zoo.models.registry import register_family
 
 NORM_EPSILON = 1e-12
 

@@ -3,16 +3,16 @@
 It reads an exported DDPM artifact's ``schedule.json`` (T, schedule, prediction type, betas,
 cumulative alphas) and runs its ``denoiser.onnx`` (inputs ``x_t`` float32 ``(N, H, W, C)`` and
 ``t`` int32 ``(N,)``; output ``prediction``). From the same initial noise it reproduces, within
-1e-3, what the TensorFlow sampler of :mod:`zoo.diffusion` and the SavedModel ``generate``
+1e-3, what the TensorFlow sampler of :mod:`zoo.diffusion.samplers` and the SavedModel ``generate``
 signature return.
 
 This file imports neither TensorFlow nor the rest of genzoo, so it can be copied out and run
 on its own::
 
-    python reference_sampler.py exported/ddpm-fashion-mnist --steps 50 -n 16 -o samples.npy
+    python reference.py exported/ddpm-fashion-mnist --steps 50 -n 16 -o samples.npy
 
-(``python -m zoo.reference_sampler`` works too, but importing the ``zoo`` package loads TensorFlow.)
-:mod:`zoo.diffusion` builds its own per-step tables with the functions here, so both samplers do
+(``python -m zoo.diffusion.reference`` works too, but importing the ``zoo`` package loads TensorFlow.)
+:mod:`zoo.diffusion.samplers` builds its own per-step tables with the functions here, so both samplers do
 the same float64 arithmetic; they differ only in what runs the network and the loop.
 
 DDIM (Song et al. 2021) with ``eta`` and its update written on the predicted ``x0``: with

@@ -10,7 +10,7 @@ An artifact holds::
     <extra files>      what the family adds (``model.artifact_files()``), e.g. a diffusion model's schedule.json
     metadata.json      what it is, inputs/outputs and post-processing, parity with Keras, sha256 of every file
     <preview>.png      a grid of what the model does
-    README.md          the model card (:mod:`zoo.model_card`), rewritten by ``zoo eval``
+    README.md          the model card (:mod:`zoo.artifact.card`), rewritten by ``zoo eval``
 
 SavedModel and ONNX are built from a float32 copy of the model, and every format is run on
 the same random inputs at batch 1 and 7 and compared with Keras: a difference above the
@@ -20,9 +20,7 @@ renamed into place, so an interrupted export never leaves a half-written artifac
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import time
 import warnings
@@ -32,27 +30,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import data, images, model_card, runtime
+from zoo import data, images, runtime
+from zoo.artifact import card
+from zoo.artifact.store import METADATA, file_checksums
 from zoo.config import Recipe
 from zoo.errors import ExportError
+from zoo.files import replace_folder, temporary_folder
 
 PARITY_BATCHES = (1, 7)
-METADATA = "metadata.json"
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_checksums(folder) -> dict[str, str]:
-    """sha256 of every file below ``folder`` except metadata.json, by relative POSIX path."""
-    folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): sha256(p)
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != METADATA}
 
 
 def float32_copy(model):
@@ -79,9 +64,10 @@ def _max_diff(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[k] - np.asarray(b[k], dtype="float32")))) for k in a)
 
 
-def _export_saved_model(model, endpoints, path: Path) -> None:
+def _export_saved_model(endpoints, path: Path) -> None:
+    """One signature per endpoint. add_endpoint tracks the variables each endpoint uses; the model itself is not
+    tracked, so the SavedModel holds no default ``call`` signature (not every family has a one-input ``call``)."""
     archive = keras.export.ExportArchive()
-    archive.track(model)
     for endpoint in endpoints:
         archive.add_endpoint(name=endpoint.name, fn=endpoint.fn, input_signature=[i.spec() for i in endpoint.inputs])
     archive.write_out(str(path), verbose=False)
@@ -89,7 +75,7 @@ def _export_saved_model(model, endpoints, path: Path) -> None:
 
 def _expm1_as_exp_minus_one(ctx, node, name, args):
     """tf2onnx has no converter for TF's Expm1 (TFP's continuous Bernoulli uses it): Exp(x) - 1."""
-    from tf2onnx import utils
+    from tf2onnx import utils  # tf2onnx and onnxruntime load in seconds: only when an export runs
 
     node.type = "Exp"
     one = ctx.make_const(utils.make_name(f"{node.name}_one"),
@@ -169,17 +155,10 @@ def _parameter_counts(model) -> dict:
 def export_model(model, recipe: Recipe, out_dir, *, data_dir=None, run_state: dict | None = None) -> Path:
     """Write the artifact for ``model`` trained by ``recipe`` to ``out_dir``, atomically; return its path."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".zoo-tmp-{out_dir.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = temporary_folder(out_dir)
     try:
         _write_artifact(model, recipe, tmp, data_dir=data_dir, run_state=run_state or {})
-        backup = out_dir.parent / f".zoo-tmp-{out_dir.name}-old-{os.getpid()}"
-        if out_dir.exists():
-            os.replace(out_dir, backup)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(backup, ignore_errors=True)
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -205,7 +184,7 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
     if "keras" in formats:
         model.save(folder / "model.keras")
     if "saved_model" in formats:
-        _export_saved_model(f32, endpoints, folder / "saved_model")
+        _export_saved_model(endpoints, folder / "saved_model")
     onnx_files = {}
     if "onnx" in formats:
         for endpoint in endpoints:
@@ -258,6 +237,6 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
         "onnx_opset": recipe.export.opset if onnx_files else None,
         "extra_files": sorted(extra_files),
     }
-    (folder / model_card.CARD).write_text(model_card.from_metadata(metadata))
+    (folder / card.CARD).write_text(card.from_metadata(metadata))
     metadata["files"] = file_checksums(folder)
     (folder / METADATA).write_text(json.dumps(metadata, indent=2))

@@ -1,0 +1,360 @@
+"""What the ``zoo`` command does, one function per use case, callable from Python too.
+
+Each function takes plain values (paths, numbers), checks what the model's family declares it can do
+(:class:`~zoo.models.Capability`), does the work, and returns a one-line summary for the user; any problem
+the user can fix is a :class:`~zoo.errors.ZooError`. The argument parsing lives in :mod:`zoo.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoo import data, images
+from zoo.artifact import card
+from zoo.artifact.export import export_model
+from zoo.artifact.figures import key_metrics
+from zoo.artifact.store import (METADATA, available, check_files, load_examples, load_model, read_metadata, resolve,
+                                update_artifact)
+from zoo.config import Recipe, load_recipe
+from zoo.errors import ArtifactError, EvaluationError, ZooError
+from zoo.eval.curve import run_recipe, training_curve
+from zoo.eval.evaluate import evaluate
+from zoo.eval.report import format_report
+from zoo.files import check_writable
+from zoo.models import Capability, GenerativeModel
+from zoo.models.vae import evaluate_likelihood
+from zoo.progress import progress_line
+from zoo.train import restore, train
+
+MAX_GRID = 10_000  # images in one picture; beyond that, sample in Python or with `zoo eval`
+SAMPLE_BATCH = 256  # images drawn at once for a grid, so memory does not grow with -n
+
+
+@dataclass
+class Opened:
+    """An exported model, loaded with its checksums verified, its recipe and its folder."""
+
+    model: GenerativeModel
+    recipe: Recipe
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def require(self, capability: Capability, what: str, hint: str = "") -> None:
+        """A clear error unless the model's family declares ``capability``."""
+        if not self.model.can(capability):
+            raise ZooError(f"{self.name} is a {self.recipe.family}, which {what}" + (f"; {hint}" if hint else ""))
+
+    def save(self, batch, output, *, ncols=None, scale: int = 2, pad: int = 2) -> Path:
+        return images.save_png(images.grid(batch, self.recipe.data.value_range, ncols=ncols, pad=pad), output,
+                               scale=scale)
+
+
+def open_model(name_or_path, zoo_dir=None) -> Opened:
+    folder = resolve(name_or_path, zoo_dir)
+    return Opened(load_model(folder), load_recipe(folder / "recipe.toml"), folder)
+
+
+def _positive(value, flag: str) -> int:
+    if value is None or int(value) < 1:
+        raise ZooError(f"{flag} must be a positive whole number, got {value}")
+    return int(value)
+
+
+def _picture_path(output) -> Path:
+    path = check_writable(output)
+    images.image_format(path)  # refuses a suffix other than .png / .jpg / .jpeg before any work
+    return path
+
+
+def _label(opened: Opened, label) -> int | None:
+    if label is None:
+        return None
+    if not opened.model.can(Capability.CONDITIONAL):
+        raise ZooError(f"{opened.name} is not conditional: drop --label")
+    if not 0 <= label < opened.model.num_classes:
+        raise ZooError(f"--label must be in [0, {opened.model.num_classes}), got {label}")
+    return int(label)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_recipe(recipe_path, *, overrides=(), out=None, data_dir=None, resume=False, export=True,
+                 domain_a=None, domain_b=None) -> str:
+    domains = []  # a folder replaces the recipe's choice of images for its domain (class subset, splits)
+    for key, folder in (("domain_a", domain_a), ("domain_b", domain_b)):
+        if folder:
+            if not Path(folder).expanduser().is_dir():
+                raise ZooError(f"--{key.replace('_', '-')} {folder} is not a folder of images")
+            domains += [f"data.{key}.file={json.dumps(str(Path(folder).expanduser().resolve()))}",
+                        f"data.{key}.classes=[]", f'data.{key}.split=""', f'data.{key}.eval_split=""']
+    recipe = load_recipe(recipe_path, overrides=[*overrides, *domains])
+    run_dir = Path(out or Path("runs") / recipe.name)
+    result = train(recipe, run_dir, data_dir=data_dir, resume=resume, export=export)
+    summary = f"trained {recipe.name}: {result.epochs} epochs in {result.train_seconds:.0f} s, run folder {run_dir}"
+    return summary + (f"\nexported to {result.export_dir}" if result.export_dir else "")
+
+
+def export_run(run_dir, *, out=None, data_dir=None) -> str:
+    model, recipe, state = restore(run_dir)
+    out = Path(out or Path(run_dir) / "export")
+    export_model(model, recipe, out, data_dir=data_dir, run_state=state)
+    return f"exported {recipe.name} (epoch {state['epoch']}) to {out}"
+
+
+# ---------------------------------------------------------------- pictures
+
+
+def sample(name, *, n=64, seed=0, label=None, sampler=None, steps=None, eta=None, output="samples.png", scale=2,
+           zoo_dir=None) -> str:
+    """A grid of ``n`` samples, drawn ``SAMPLE_BATCH`` at a time."""
+    n, scale = _positive(n, "-n"), _positive(scale, "--scale")
+    if n > MAX_GRID:
+        raise ZooError(f"-n {n} is more than {MAX_GRID:,} images for one picture; draw them in batches with "
+                       "zoo.load(NAME).sample(...) in Python, or measure them with `zoo eval --num-samples`")
+    output = _picture_path(output)
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.SAMPLE, "does not sample new images (it has no prior to draw latents from)",
+                   "use `zoo reconstruct` instead" if opened.model.can(Capability.RECONSTRUCT) else "")
+    options = {}
+    label = _label(opened, label)
+    if label is not None:
+        options["labels"] = label
+    chosen = {key: value for key, value in (("sampler", sampler), ("steps", steps), ("eta", eta)) if value is not None}
+    if chosen and not opened.model.can(Capability.SAMPLERS):
+        flags = ", ".join(f"--{key}" for key in chosen)
+        raise ZooError(f"{flags} choose a diffusion sampler, and {opened.name} is a {opened.recipe.family}: drop them")
+    if steps is not None:
+        _positive(steps, "--steps")
+    if eta is not None and eta < 0:
+        raise ZooError(f"--eta must be at least 0 (0 deterministic DDIM, 1 as noisy as DDPM), got {eta}")
+    batches = [np.asarray(opened.model.sample(min(SAMPLE_BATCH, n - start), seed=seed + index, **options, **chosen))
+               for index, start in enumerate(range(0, n, SAMPLE_BATCH))]
+    opened.save(np.concatenate(batches), output, scale=scale)
+    how = "".join(f", {key} {value}" for key, value in chosen.items())
+    return f"wrote {output}: {n} samples, seed {seed}" + (f", label {label}" if label is not None else "") + how
+
+
+def reconstruct(name, *, input=None, n=16, label=None, output="reconstructions.png", scale=2, zoo_dir=None) -> str:
+    n, scale = _positive(n, "-n"), _positive(scale, "--scale")
+    output = _picture_path(output)
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.RECONSTRUCT, "does not reconstruct images")
+    model, labels = opened.model, None
+    conditional = model.can(Capability.CONDITIONAL)
+    if input:
+        batch = data.read_images(input, opened.recipe.data)
+        if conditional:
+            if label is None:
+                raise ZooError(f"{opened.name} is conditional: pass --label for the images in {input}")
+            labels = [_label(opened, label)] * len(batch)
+    else:
+        examples = load_examples(opened.folder)
+        batch, labels = examples["images"], examples.get("labels") if conditional else None
+    batch = batch[:n]
+    labels = None if labels is None else np.asarray(labels[:n], "int32")
+    rebuilt = model.reconstruct(batch, labels) if labels is not None else model.reconstruct(batch)
+    opened.save(np.concatenate([batch, np.asarray(rebuilt)], axis=0), output, ncols=min(len(batch), 16), scale=scale)
+    return f"wrote {output}: {len(batch)} inputs (first rows) and their reconstructions (last rows)"
+
+
+def translate(name, input, *, direction="a2b", grid=16, output="translations", scale=2, zoo_dir=None) -> str:
+    grid, scale = _positive(grid, "--grid"), _positive(scale, "--scale")
+    out = Path(output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ZooError(f"-o {out} is a file; translate writes a folder (a PNG per image and grid.png): name a folder")
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.TRANSLATE, "does not translate images between domains")
+    batch, names = data.read_named_images(input, opened.recipe.data)
+    translated = np.concatenate([np.asarray(opened.model.translate(batch[i:i + 32], direction))
+                                 for i in range(0, len(batch), 32)])
+    for file_name, image in zip(names, translated):
+        opened.save(image[None], out / f"{file_name}.png", pad=0, scale=1)
+    shown = np.stack([batch, translated], axis=1).reshape(-1, *batch.shape[1:])[: 2 * grid]
+    opened.save(shown, out / "grid.png", ncols=2 * min(4, len(batch)), scale=scale)
+    return (f"wrote {len(batch)} translated images ({direction}) to {out}, and {out / 'grid.png'}: "
+            "each input beside its translation")
+
+
+def _example(opened: Opened, index: int):
+    examples = load_examples(opened.folder)
+    if not 0 <= index < len(examples["images"]):
+        raise ZooError(f"--index must be in [0, {len(examples['images'])}) (the examples stored with the model)")
+    return examples["images"], examples.get("labels")
+
+
+def parse_dims(text: str, latent_dim: int) -> list[int]:
+    """``0-7`` or ``0,3,5`` as a list of latent dimensions, each in ``[0, latent_dim)``."""
+    dims = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = part.split("-")
+                dims.extend(range(int(low), int(high) + 1))
+            else:
+                dims.append(int(part))
+    except ValueError:
+        raise ZooError(f"--dims {text!r} must be dimensions like 0-7 or 0,3,5") from None
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if bad or not dims:
+        raise ZooError(f"--dims {bad or text!r} are outside the latent space [0, {latent_dim})")
+    return dims
+
+
+LATENT_HINT = "this command is for families with a probabilistic latent space (vae, cvae)"
+
+
+def traverse(name, *, dims="0-7", value_range=3.0, steps=9, index=0, output="traversal.png", scale=2,
+             zoo_dir=None) -> str:
+    steps, scale = _positive(steps, "--steps"), _positive(scale, "--scale")
+    if not value_range > 0:
+        raise ZooError(f"--range must be above 0, got {value_range}")
+    output = _picture_path(output)
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.TRAVERSE, "has no latent traversals", LATENT_HINT)
+    examples, labels = _example(opened, index)
+    dims = parse_dims(dims, opened.model.latent_dim)
+    values = np.linspace(-value_range, value_range, steps).astype("float32")
+    label = None if labels is None else labels[index:index + 1]
+    grid, _ = opened.model.traverse(examples[index], dims, values, labels=label)
+    opened.save(grid, output, ncols=len(values), scale=scale)
+    return (f"wrote {output}: one row per latent dimension {dims[0]}..{dims[-1]}, values {values[0]:g}..{values[-1]:g} "
+            f"in {len(values)} steps, example {index}")
+
+
+def interpolate(name, *, steps=10, pairs=4, output="interpolation.png", scale=2, zoo_dir=None) -> str:
+    steps, pairs, scale = _positive(steps, "--steps"), _positive(pairs, "--pairs"), _positive(scale, "--scale")
+    output = _picture_path(output)
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.INTERPOLATE, "has no latent interpolation", LATENT_HINT)
+    examples, labels = _example(opened, 0)
+    rows = []
+    for pair in range(min(pairs, len(examples) // 2)):
+        a, b = 2 * pair, 2 * pair + 1
+        label = None if labels is None else labels[a:a + 1]
+        rows.append(np.asarray(opened.model.interpolate(examples[a], examples[b], steps, labels=label)))
+    opened.save(np.concatenate(rows), output, ncols=steps, scale=scale)
+    return f"wrote {output}: {len(rows)} pairs of examples, {steps} steps between each"
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def likelihood(name, *, split="test", k=1000, batch_size=100, max_examples=0, seed=0, data_dir=None,
+               zoo_dir=None) -> tuple[dict, str]:
+    """The split's negative ELBO and IWAE NLL: (the JSON report, a one-line summary)."""
+    k, batch_size = _positive(k, "--k"), _positive(batch_size, "--batch-size")
+    if max_examples < 0:
+        raise ZooError(f"--max-examples must be 0 (all) or more, got {max_examples}")
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.LIKELIHOOD, "has no likelihood", LATENT_HINT)
+    source = data.load_split(opened.recipe.data, split, data_dir)
+    count = min(source.size, max_examples) if max_examples else source.size
+    batch, labels = data.example_batch(opened.recipe.data, count, data_dir=data_dir, split=split)
+    conditional = opened.model.can(Capability.CONDITIONAL)
+    result = evaluate_likelihood(opened.model, batch, labels if conditional else None, k=k, batch_size=batch_size,
+                                 seed=seed, progress=progress_line("examples"))
+    result.update(model=opened.name, split=split, data=source.description)
+    summary = (f"{opened.name} on {split} ({result['examples']} examples{', binarized' if result['binarized'] else ''}): "
+               f"negative ELBO {result['neg_elbo_nats']:.2f} nats ({result['neg_elbo_bits_per_dim']:.4f} bits/dim), "
+               f"IWAE NLL (k={k}) {result['iwae_nll_nats']:.2f} nats ({result['iwae_nll_bits_per_dim']:.4f} bits/dim)")
+    return result, summary
+
+
+def evaluate_artifact(name_or_path, *, write: bool = True, zoo_dir=None, **options) -> tuple[dict, Path]:
+    """Evaluate an exported model (checksums verified on load); with ``write``, save ``metrics.json`` into the
+    artifact, its headline figures into ``metadata.json`` (whose sha256 list then includes metrics.json), and
+    rewrite its card."""
+    opened = open_model(name_or_path, zoo_dir)
+    report = {"model": opened.recipe.name, **evaluate(opened.model, opened.recipe, **options)}
+    if write:
+        summary = {"file": "metrics.json", "created": report["created"], "num_samples": report["num_samples"]}
+        if "features" in report:
+            summary["features"] = report["features"]["network"]
+        update_artifact(opened.folder, {"metrics.json": json.dumps(report, indent=2) + "\n"},
+                        {"metrics": report["headline"], "evaluation": summary})
+        card.write(opened.folder)
+    return report, opened.folder
+
+
+def eval_command(name, *, write=True, zoo_dir=None, **options) -> str:
+    report, folder = evaluate_artifact(name, write=write, zoo_dir=zoo_dir, progress=True, **options)
+    text = format_report(report)
+    return text + (f"\nwrote {folder / 'metrics.json'} and the headline figures into {folder / METADATA}" if write else "")
+
+
+def record_training_curve(name_or_path, stages, zoo_dir=None) -> str:
+    """Write :func:`~zoo.eval.curve.training_curve` of ``stages`` into an artifact's metadata.json and card.
+
+    The artifact must come from the same run (its recipe equal to the stages' apart from the epochs).
+    """
+    curve = training_curve(stages)
+    folder = resolve(name_or_path, zoo_dir)
+    if run_recipe(read_metadata(folder)) != run_recipe(read_metadata(resolve(stages[0]))):
+        raise EvaluationError(f"{folder} was trained by another recipe than the stages (beyond train.epochs): "
+                              "record a run's curve in the artifact that run made")
+    update_artifact(folder, {}, {"training_curve": curve})
+    card.write(folder)
+    return f"wrote the training curve of {len(stages)} stages into {folder / METADATA} and its card"
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+def list_models(markdown: bool = False, zoo_dir=None) -> str:
+    found = available(zoo_dir)
+    if markdown:
+        return "\n".join(card.catalog(found))
+    rows = []
+    for name, folder in found.items():
+        meta = read_metadata(folder)
+        rows.append((name, meta.get("family", "?"), meta.get("dataset", {}).get("name", "?"),
+                     f"{meta.get('parameters', {}).get('total', 0):,}", "; ".join(key_metrics(meta)[:2]) or "-"))
+    if not rows:
+        return "no exported models found (looked for folders with metadata.json under exported/)"
+    header = ("name", "family", "dataset", "parameters", "key metric")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header] + rows)
+
+
+def write_card(name, *, show: bool = False, zoo_dir=None) -> str:
+    folder = resolve(name, zoo_dir)
+    return card.render(folder) if show else f"wrote {card.write(folder)}"
+
+
+def info(name, *, files: bool = False, verify: bool = False, zoo_dir=None) -> tuple[str, bool]:
+    """An artifact's metadata as JSON, with each file's check when ``files`` or ``verify``: (text, all files ok).
+
+    ``verify`` also loads ``model.keras``, which catches damage a checksum cannot (a file re-exported by hand).
+    """
+    folder = resolve(name, zoo_dir)
+    meta = read_metadata(folder)
+    if not (files or verify):
+        meta.pop("files", None)
+        return json.dumps(meta, indent=2), True
+    checks = check_files(folder)
+    listed = meta.pop("files", {})
+    meta["files"] = {relative: {"sha256": listed.get(relative), "check": status} for relative, status in checks.items()}
+    ok = all(status in ("ok", "unlisted") for status in checks.values())
+    if verify and ok and "model.keras" in checks:
+        try:
+            load_model(folder, verify=False)
+            meta["files"]["model.keras"]["check"] = "ok, loads"
+        except ArtifactError as exc:
+            meta["files"]["model.keras"]["check"] = f"does not load: {exc}"
+            ok = False
+    bad = {relative: status for relative, status in checks.items() if status not in ("ok", "unlisted")}
+    if ok:
+        verdict = f"{folder.name}: all {len(listed)} listed files match their sha256"
+    elif bad:
+        verdict = f"{folder.name}: {len(bad)} file(s) fail the check: " + ", ".join(f"{f} {s}" for f, s in bad.items())
+    else:
+        verdict = f"{folder.name}: model.keras does not load"
+    return json.dumps(meta, indent=2) + "\n" + verdict, ok

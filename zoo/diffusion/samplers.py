@@ -1,0 +1,88 @@
+"""The reverse-process samplers of denoising diffusion, compiled as one graph.
+
+A sampler takes a *denoiser*, any callable ``denoiser(x_t, t) -> prediction`` with ``t`` an int32 ``(N,)``
+vector, and a :class:`~zoo.diffusion.schedules.NoiseSchedule`. DDPM ancestral sampling runs all T steps with
+the posterior variance (``fixed_small``) or beta (``fixed_large``); DDIM (Song et al. 2021) takes ``eta``, any
+step count and ``linspace`` or ``trailing`` spacing. Both reduce to per-step float64 tables for
+``x_prev = c_x0 * x0 + c_xt * x_t + sigma * z``; :func:`compile_sampler` runs them as one ``tf.while_loop``
+inside a ``tf.function`` (optionally XLA-compiled), never a Python loop. The DDIM tables and the
+prediction-to-x0 conversion live in :mod:`zoo.diffusion.reference`, the numpy-only sampler other runtimes follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.diffusion.reference import SPACINGS, predicted_x0
+from zoo.diffusion.schedules import VARIANCES, NoiseSchedule
+
+SAMPLERS = ("ddim", "ddpm")
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to run the reverse process; validated on construction."""
+
+    sampler: str = "ddim"
+    steps: int = 50  # DDIM steps; DDPM always runs all T
+    eta: float = 0.0
+    spacing: str = "trailing"
+    variance: str = "fixed_small"
+    clip_x0: bool = True
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.spacing not in SPACINGS:
+            raise ValueError(f"timestep spacing must be one of {', '.join(SPACINGS)}, got {self.spacing!r}")
+        if self.variance not in VARIANCES:
+            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}")
+        if self.eta < 0:
+            raise ValueError(f"eta must be >= 0, got {self.eta}")
+
+    def table(self, schedule: NoiseSchedule) -> dict[str, np.ndarray]:
+        if self.sampler == "ddpm":
+            return schedule.ddpm_table(self.variance)
+        return schedule.ddim_table(self.steps, self.eta, self.spacing)
+
+
+def compile_sampler(denoiser, schedule: NoiseSchedule, prediction_type: str, settings: SamplerSettings,
+                    jit_compile: bool | None = None):
+    """A ``tf.function(noise, seed) -> images``: the reverse process from ``noise`` ``(N, H, W, C)`` as a graph.
+
+    The per-step noise is ``stateless_normal`` keyed to ``(seed, step)``, so a sample is a function
+    of the initial noise and ``seed``; with no stochastic step (DDIM with eta = 0) ``seed`` is unused.
+    ``jit_compile=None`` compiles with XLA exactly when no step draws noise: XLA runs the loop about
+    1.8x faster on a CPU, but its stateless normals differ from TensorFlow's, so a stochastic sampler
+    under XLA would give other samples for the same seed than the SavedModel and the eager path.
+    """
+    table = settings.table(schedule)
+    steps = len(table["timesteps"])
+    constants = {k: tf.constant(v, tf.int32 if k == "timesteps" else tf.float32) for k, v in table.items()}
+    stochastic = bool(np.any(table["sigma"] > 0))
+    if jit_compile is None:
+        jit_compile = not stochastic
+
+    def reverse_process(noise, seed):
+        x = tf.cast(noise, tf.float32)
+        n = tf.shape(x)[0]
+
+        def step(i, x):
+            t = tf.fill([n], constants["timesteps"][i])
+            prediction = tf.cast(denoiser(x, t), tf.float32)
+            x0 = predicted_x0(prediction, x, constants["sqrt_ab"][i], constants["sqrt_one_minus_ab"][i],
+                              prediction_type)
+            if settings.clip_x0:
+                x0 = tf.clip_by_value(x0, -1.0, 1.0)
+            x_prev = constants["c_x0"][i] * x0 + constants["c_xt"][i] * x
+            if stochastic:
+                z = tf.random.stateless_normal(tf.shape(x), seed=tf.stack([tf.cast(seed, tf.int32), i + 1]))
+                x_prev += constants["sigma"][i] * z
+            return i + 1, tf.ensure_shape(x_prev, x.shape)
+
+        _, x = tf.while_loop(lambda i, _: i < steps, step, (tf.constant(0), x), maximum_iterations=steps)
+        return x
+
+    return tf.function(reverse_process, jit_compile=jit_compile, reduce_retracing=True)

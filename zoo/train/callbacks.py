@@ -1,0 +1,68 @@
+"""The Keras callbacks of a run: stop at the first non-finite loss, checkpoint every epoch, save the preview grid."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zoo import images
+from zoo.config import Recipe
+from zoo.errors import TrainingError
+from zoo.train.checkpoints import latest_checkpoint, write_checkpoint
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Abort at the first NaN or Inf loss, before the epoch's checkpoint can be written."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if not np.all(np.isfinite(np.asarray(value))):
+                last = latest_checkpoint(self.run_dir)
+                kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+                raise TrainingError(
+                    f"{name} became {float(np.asarray(value))} at epoch {self.epoch + 1}, step {batch + 1}; "
+                    f"{kept}. Lower the learning rate, set optimizer.clipnorm, or train in float32, "
+                    "then run again (with --resume to continue from the checkpoint)")
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Write a checkpoint every ``every`` epochs and after the last one."""
+
+    def __init__(self, recipe: Recipe, run_dir, state: dict):
+        super().__init__()
+        self.recipe, self.run_dir, self.state = recipe, Path(run_dir), state
+        self.started = time.perf_counter()
+        self.seconds_before = state.get("train_seconds", 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        self.state["epoch"] = done
+        self.state["train_seconds"] = self.seconds_before + time.perf_counter() - self.started
+        self.state.setdefault("history", []).append({k: float(v) for k, v in (logs or {}).items()})
+        if done % self.recipe.train.checkpoint_every == 0 or done == self.recipe.train.epochs:
+            write_checkpoint(self.model, self.recipe, self.run_dir, self.state, self.recipe.train.keep_checkpoints)
+
+
+class PreviewGrid(keras.callbacks.Callback):
+    """Save the family's preview of a fixed batch after each epoch, so epochs can be compared."""
+
+    def __init__(self, run_dir, batch, labels, value_range):
+        super().__init__()
+        self.folder = Path(run_dir) / "samples"
+        self.batch, self.labels, self.value_range = batch, labels, value_range
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = self.model.preview(self.batch, self.labels)
+        images.save_png(images.grid(shown, self.value_range, ncols=self.model.preview_columns),
+                        self.folder / f"epoch-{epoch + 1:04d}.png", scale=2)

@@ -1,0 +1,157 @@
+"""The training runner behind ``zoo train``: one recipe, one run folder, resumable at any point.
+
+A run folder holds::
+
+    recipe.toml                      the resolved recipe (the whole truth of the run)
+    checkpoints/epoch-NNNN/          model.weights.h5 (weights and optimizer state), state.json, recipe.toml
+    logs/                            TensorBoard
+    history.csv                      one row per epoch
+    samples/epoch-NNNN.png           the family's preview grid after each epoch
+    export/                          the exported artifact, when training ends
+
+Checkpoints are written to a temporary folder and renamed into place, so a run killed at
+any moment (even ``kill -9``) leaves only whole checkpoints. Epoch ``e`` always sees the
+same batches (the shuffle is seeded by the seed and ``e``), so ``--resume`` ends with the
+same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from zoo import data, runtime
+from zoo.artifact.export import export_model
+from zoo.config import Recipe, load_recipe
+from zoo.errors import TrainingError
+from zoo.models import get_family
+from zoo.train.callbacks import Checkpointer, PreviewGrid, StopOnNonFinite
+from zoo.train.checkpoints import STATE, WEIGHTS, latest_checkpoint, remove_stale
+
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    epochs: int
+    history: dict = field(default_factory=dict)
+    train_seconds: float = 0.0
+    export_dir: Path | None = None
+
+
+def build_model(recipe: Recipe, strategy=None, steps_per_epoch: int = 0):
+    """The family's model for a recipe, compiled, with its optimizer state allocated.
+
+    ``steps_per_epoch`` is what the data gives (see :func:`zoo.data.train_stream`), for epoch-based schedules.
+    """
+    strategy = strategy or runtime.make_strategy(recipe.train.distribution)
+    with strategy.scope():
+        model = get_family(recipe.family).from_recipe(recipe)
+        model.compile_from_recipe(recipe, steps_per_epoch)  # compile allocates the optimizer state
+    return model
+
+
+def restore(run_dir, checkpoint: Path | None = None):
+    """Rebuild a run's model from its recipe and load its latest (or the given) checkpoint."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "recipe.toml").is_file():
+        raise TrainingError(f"{run_dir} is not a run folder (no recipe.toml); pass the --out folder of a `zoo train` run")
+    checkpoint = checkpoint or latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise TrainingError(f"run {run_dir} has no checkpoint yet; train at least one epoch first")
+    recipe = load_recipe(checkpoint / "recipe.toml")
+    runtime.configure(recipe.train)
+    state = json.loads((checkpoint / STATE).read_text())
+    model = build_model(recipe, steps_per_epoch=state.get("steps_per_epoch") or 0)
+    model.load_weights(checkpoint / WEIGHTS)
+    return model, recipe, state
+
+
+# ---------------------------------------------------------------- the run
+
+
+# What a resumed run may change: how long it trains, how often it checkpoints, the learning rates. Anything else
+# (the model, the data, the batch, the seed) would make the run something its checkpoints are not.
+RESUMABLE_CHANGES = (("train", "epochs"), ("train", "checkpoint_every"), ("train", "keep_checkpoints"),
+                     ("train", "validation_steps"), ("optimizer", "learning_rate"))
+
+
+def _flatten(table: dict, prefix=()) -> dict:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, prefix + (key,)))
+        else:
+            out[prefix + (key,)] = value
+    return out
+
+
+def resume_changes(recipe: Recipe, checkpoint: Path) -> list[str]:
+    """The changes of ``recipe`` from the one ``checkpoint`` was trained with, all of them safe to make mid-run
+    (:data:`RESUMABLE_CHANGES`); a :class:`TrainingError` with the diff if any other value changed."""
+    ours, theirs = _flatten(recipe.to_dict()), _flatten(load_recipe(checkpoint / "recipe.toml").to_dict())
+    changed = sorted(key for key in set(ours) | set(theirs) if ours.get(key) != theirs.get(key))
+    shown = [f"{'.'.join(key)} {theirs.get(key)!r} -> {ours.get(key)!r}" for key in changed]
+
+    def safe(key):
+        return any(key[0] == section and key[-1] == name for section, name in RESUMABLE_CHANGES)
+
+    refused = [line for key, line in zip(changed, shown) if not safe(key)]
+    if refused:
+        raise TrainingError(f"cannot resume from {checkpoint}: the recipe changed beyond what a run can change "
+                            f"mid-way ({'; '.join(refused[:4])}{'; ...' if len(refused) > 4 else ''}). Resume with "
+                            "the recipe the run started with (only epochs, checkpointing and learning rates may "
+                            "change), or start a new run with another --out")
+    return shown
+
+
+def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, export: bool = True,
+          verbose: int | str = "auto") -> RunResult:
+    """Train ``recipe`` in ``run_dir`` (resuming from its last checkpoint with ``resume``), then export."""
+    run_dir = Path(run_dir)
+    existing = latest_checkpoint(run_dir)
+    if existing and not resume:
+        raise TrainingError(f"run folder {run_dir} already has checkpoints (up to {existing.name}); "
+                            "pass --resume to continue it, or choose a new --out")
+    changes = resume_changes(recipe, existing) if resume and existing else []
+    policy = runtime.configure(recipe.train)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(run_dir)
+    recipe.write(run_dir / "recipe.toml")
+
+    state = {"epoch": 0, "train_seconds": 0.0, "precision": policy, "history": []}
+    if resume and existing:
+        state = json.loads((existing / STATE).read_text())
+    start, t = state["epoch"], recipe.train
+    stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
+                                      steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
+    model = build_model(recipe, runtime.make_strategy(t.distribution), steps_per_epoch=steps)
+    if resume and existing:
+        model.load_weights(existing / WEIGHTS)
+        print(f"zoo: resuming {run_dir} from {existing.name}"
+              + (f"; recipe changes taken: {', '.join(changes)}" if changes else ""), file=sys.stderr)
+
+    if start < t.epochs:
+        validation = data.eval_dataset(recipe.data, t.batch_size, steps=t.validation_steps, data_dir=data_dir)
+        preview_images, preview_labels = data.example_batch(recipe.data, 8, data_dir=data_dir)
+        callbacks = [
+            StopOnNonFinite(run_dir),
+            Checkpointer(recipe, run_dir, state),
+            PreviewGrid(run_dir, preview_images, preview_labels, recipe.data.value_range),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
+        ]
+        if verbose == "auto":
+            verbose = 1 if sys.stdout.isatty() else 2
+        state["steps_per_epoch"] = steps
+        model.fit(stream, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps, validation_data=validation,
+                  callbacks=callbacks, shuffle=False, verbose=verbose)
+
+    result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0))
+    if export:
+        result.export_dir = export_model(model, recipe, run_dir / "export", data_dir=data_dir, run_state=state)
+    return result
