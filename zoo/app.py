@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import data, images
+from zoo import catalogue, data, images
 from zoo.artifact import card
 from zoo.artifact.export import export_model
 from zoo.artifact.figures import key_metrics
@@ -139,7 +139,10 @@ def sample(name, *, n=64, seed=0, label=None, sampler=None, steps=None, eta=None
                for index, start in enumerate(range(0, n, SAMPLE_BATCH))]
     opened.save(np.concatenate(batches), output, scale=scale)
     how = "".join(f", {key} {value}" for key, value in chosen.items())
-    return f"wrote {output}: {n} samples, seed {seed}" + (f", label {label}" if label is not None else "") + how
+    known = catalogue.dataset(opened.recipe.data.dataset)
+    name = known.class_names[label] if known and label is not None and label < known.num_classes else str(label)
+    named = f" ({name})" if name != str(label) else ""
+    return f"wrote {output}: {n} samples, seed {seed}" + (f", label {label}{named}" if label is not None else "") + how
 
 
 def reconstruct(name, *, input=None, n=16, label=None, output="reconstructions.png", scale=2, zoo_dir=None) -> str:

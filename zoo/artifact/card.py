@@ -62,6 +62,9 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
     lines.append(f"- Trained on: {dataset.get('train', '?')}; evaluated on the `{dataset.get('eval_split', '?')}` split")
     if dataset.get("classes"):
         lines.append(f"- Classes kept: {dataset['classes']}")
+    named = known and known.class_names != tuple(str(i) for i in range(known.num_classes))  # not MNIST's digits
+    if named and (d.get("labels") or dataset.get("classes") or d.get("domain_a", {}).get("classes")):
+        lines.append("- Class labels: " + ", ".join(f"{i} {name}" for i, name in enumerate(known.class_names)))
     prep = (f"- Preprocessing: images resized ({d.get('resize', 'bilinear')}) to {d.get('image_size')} with "
             f"{d.get('channels')} channel(s), scaled to {d.get('value_range')}")
     if d.get("load_size"):
