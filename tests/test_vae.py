@@ -184,9 +184,12 @@ num_examples = 5
 """
 
 
-@pytest.mark.parametrize("family", ["vae", "cvae"])
+@pytest.mark.parametrize("family", ["vae", "cvae", "cvae-label-maps"])
 def test_exports_round_trip(family, tmp_path, data_dir):
-    text = TINY_CVAE if family == "cvae" else TINY_CVAE.replace('"cvae"', '"vae"').replace("labels = true\n", "")
+    text = TINY_CVAE if family != "vae" else TINY_CVAE.replace('"cvae"', '"vae"').replace("labels = true\n", "")
+    if family == "cvae-label-maps":  # the label also beside every decoder stage
+        text = text.replace("binarize = true\n", "binarize = true\nlabel_maps = true\n")
+        family = "cvae"
     (tmp_path / "tiny.toml").write_text(text)
     result = train(load_recipe(tmp_path / "tiny.toml"), tmp_path / "run", data_dir=data_dir, verbose=0)
     folder = result.export_dir
@@ -197,6 +200,8 @@ def test_exports_round_trip(family, tmp_path, data_dir):
 
     model = zoo.load(folder)
     assert int(model.optimizer.iterations.numpy()) == 6
+    maps = [layer.name for layer in model.decoder.layers if "label_map" in layer.name]
+    assert len(maps) == (3 if "label_maps = true" in text else 0), maps  # the reshape and one per stage
     examples = load_examples(folder)
     labels = examples.get("labels")
     extra = {"labels": labels} if family == "cvae" else {}

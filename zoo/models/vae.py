@@ -52,6 +52,7 @@ class CVAEConfig(VAEConfig):
     family: str = spec("cvae")
     num_classes: int = spec(10, min=2)
     label_embedding: int = spec(0, min=0, help="size of a learned label embedding (0 = one-hot labels)")
+    label_maps: bool = spec(False, help="conv decoder: the label also beside every stage's input, as constant maps")
 
 
 class ELBOTerms(NamedTuple):
@@ -83,7 +84,8 @@ class VAE(GenerativeModel):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=16, architecture="conv", filters=(32, 64),
                  hidden_units=(512, 256), likelihood="bernoulli", binarize=False, normal_scale=0.0, beta=1.0,
-                 c_max=0.0, c_steps=0, value_range=(0.0, 1.0), num_classes=0, label_embedding=0, seed=0, **kwargs):
+                 c_max=0.0, c_steps=0, value_range=(0.0, 1.0), num_classes=0, label_embedding=0, label_maps=False,
+                 seed=0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.latent_dim = int(latent_dim)
@@ -94,12 +96,13 @@ class VAE(GenerativeModel):
         self.c_max, self.c_steps = float(c_max), int(c_steps)
         self.value_range = tuple(float(v) for v in value_range)
         self.conditional_classes, self.label_embedding = int(num_classes), int(label_embedding)
+        self.label_maps = bool(label_maps)
         self.seed = int(seed)
         # The encoder outputs the posterior's location and (pre-softplus) scale: 2 * latent_dim numbers.
         self.encoder, self.decoder = blocks.encoder_decoder(
             architecture, self.image_shape, self.latent_dim, code_dim=2 * self.latent_dim, filters=self.filters,
             hidden_units=self.hidden_units, dtype=self.dtype_policy.name, num_classes=self.conditional_classes,
-            label_embedding=self.label_embedding)
+            label_embedding=self.label_embedding, label_maps=self.label_maps)
         if likelihood == "normal" and self.normal_scale == 0.0:
             self.pixel_scale = self.add_weight(shape=self.image_shape, initializer="zeros", name="pixel_scale",
                                                dtype="float32")
@@ -142,6 +145,8 @@ class VAE(GenerativeModel):
                       c_steps=self.c_steps, value_range=list(self.value_range), seed=self.seed)
         if self.conditional_classes:
             config.update(num_classes=self.conditional_classes, label_embedding=self.label_embedding)
+            if self.label_maps:  # only when set, so configs saved before the option existed stay as they were
+                config.update(label_maps=True)
         return config
 
     def build(self, input_shape):
@@ -415,7 +420,7 @@ class ConditionalVAE(VAE):
     @classmethod
     def from_recipe(cls, recipe) -> "ConditionalVAE":
         return cls(**cls._model_kwargs(recipe), num_classes=recipe.model.num_classes,
-                   label_embedding=recipe.model.label_embedding)
+                   label_embedding=recipe.model.label_embedding, label_maps=recipe.model.label_maps)
 
     def __init__(self, *args, num_classes=10, **kwargs):
         super().__init__(*args, num_classes=num_classes, **kwargs)

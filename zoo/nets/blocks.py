@@ -61,19 +61,30 @@ def conv_encoder(image_shape, filters, out_dim: int, *, name: str = "encoder", d
 
 
 def conv_decoder(in_dim: int, image_shape, filters, *, name: str = "decoder", dtype=None,
-                 input_name: str = "latent", num_classes: int = 0, label_embedding: int = 0) -> keras.Model:
+                 input_name: str = "latent", num_classes: int = 0, label_embedding: int = 0,
+                 label_maps: bool = False) -> keras.Model:
     """Mirror of :func:`conv_encoder`: dense to a small feature map, stride-2 transposed convolutions
     (``filters`` read from last to first), then a 3x3 convolution to the image's channels.
 
     Returns pre-activation outputs (logits); the family applies the output activation.
-    ``Conv2DTranspose`` rather than ``UpSampling2D`` keeps XLA training possible.
+    ``Conv2DTranspose`` rather than ``UpSampling2D`` keeps XLA training possible. With ``label_maps`` a
+    conditional decoder also sees its label features as constant maps beside every stage's input, not only
+    beside the latent, so that every layer is told the class.
     """
     height, width = _downsampled(image_shape, len(filters))
     z = keras.Input((in_dim,), name=input_name)
-    x, inputs = _with_labels(z, z, num_classes, label_embedding, name, dtype)
+    x, inputs, features = z, z, None
+    if num_classes > 0:
+        labels, features = label_input(num_classes, label_embedding, name=name, dtype=dtype)
+        x, inputs = layers.Concatenate(dtype=dtype, name=f"{name}_with_labels")([z, features]), [z, labels]
     x = layers.Dense(height * width * filters[-1], activation="relu", dtype=dtype, name=f"{name}_dense")(x)
     x = layers.Reshape((height, width, filters[-1]), dtype=dtype, name=f"{name}_reshape")(x)
+    if label_maps and features is not None:
+        label_map = layers.Reshape((1, 1, features.shape[-1]), dtype=dtype, name=f"{name}_label_map")(features)
     for i, width_ in enumerate(reversed(filters)):
+        if label_maps and features is not None:
+            tiled = layers.UpSampling2D((x.shape[1], x.shape[2]), dtype=dtype, name=f"{name}_label_map{i}")(label_map)
+            x = layers.Concatenate(dtype=dtype, name=f"{name}_deconv{i}_with_labels")([x, tiled])
         x = layers.Conv2DTranspose(width_, 3, strides=2, padding="same", activation="relu", dtype=dtype,
                                    name=f"{name}_deconv{i}")(x)
     out = layers.Conv2D(image_shape[-1], 3, padding="same", dtype="float32", name=f"{name}_out")(x)
@@ -105,13 +116,13 @@ def dense_decoder(in_dim: int, image_shape, hidden_units, *, name: str = "decode
 
 
 def encoder_decoder(architecture: str, image_shape, latent_dim: int, *, filters, hidden_units, code_dim=None,
-                    dtype=None, num_classes: int = 0, label_embedding: int = 0):
+                    dtype=None, num_classes: int = 0, label_embedding: int = 0, label_maps: bool = False):
     """An encoder to ``code_dim`` outputs (default ``latent_dim``) and the mirror decoder from ``latent_dim``,
     convolutional (``filters``) or dense (``hidden_units``): the pair every autoencoding family uses."""
     options = {"dtype": dtype, "num_classes": num_classes, "label_embedding": label_embedding}
     if architecture == "conv":
         return (conv_encoder(image_shape, filters, code_dim or latent_dim, **options),
-                conv_decoder(latent_dim, image_shape, filters, **options))
+                conv_decoder(latent_dim, image_shape, filters, label_maps=label_maps, **options))
     if architecture == "dense":
         return (dense_encoder(image_shape, hidden_units, code_dim or latent_dim, **options),
                 dense_decoder(latent_dim, image_shape, hidden_units, **options))
