@@ -12,7 +12,8 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import ROOT, run_zoo, zoo_main
-from zoo import blocks, data, images
+from zoo import data, images
+from zoo.nets import blocks
 from zoo.config import DataConfig, DomainConfig, load_recipe, recipe_from_dict
 from zoo.data import example_batch
 from zoo.errors import InputShapeError, RecipeError

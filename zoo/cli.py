@@ -96,7 +96,7 @@ def _zoo_dir(parser) -> None:
                              "checkout's exported/)")
 
 
-def _picture_options(parser, default: str, what: str = "PNG to write") -> None:
+def _picture_options(parser, default: str, what: str = "picture to write, .png or .jpg") -> None:
     parser.add_argument("-o", "--output", default=default, help=f"{what} (default {default})")
     parser.add_argument("--scale", type=int, default=2, help="upscale the grid by this factor (default 2)")
 
