@@ -14,67 +14,67 @@ from zoo import app
 from zoo.errors import ZooError
 
 
-def _train(app, args) -> str:
+def _train(args) -> str:
     return app.train_recipe(args.recipe, overrides=args.set, out=args.out, data_dir=args.data_dir, resume=args.resume,
                             export=not args.no_export, domain_a=args.domain_a, domain_b=args.domain_b)
 
 
-def _export(app, args) -> str:
+def _export(args) -> str:
     return app.export_run(args.run_dir, out=args.out, data_dir=args.data_dir)
 
 
-def _reconstruct(app, args) -> str:
+def _reconstruct(args) -> str:
     return app.reconstruct(args.name, input=args.input, n=args.n, label=args.label, output=args.output,
                            scale=args.scale, zoo_dir=args.zoo_dir)
 
 
-def _sample(app, args) -> str:
+def _sample(args) -> str:
     return app.sample(args.name, n=args.n, seed=args.seed, label=args.label, sampler=args.sampler, steps=args.steps,
                       eta=args.eta, output=args.output, scale=args.scale, zoo_dir=args.zoo_dir)
 
 
-def _translate(app, args) -> str:
+def _translate(args) -> str:
     return app.translate(args.name, args.input, direction=args.direction, grid=args.grid, output=args.output,
                          scale=args.scale, zoo_dir=args.zoo_dir)
 
 
-def _traverse(app, args) -> str:
+def _traverse(args) -> str:
     return app.traverse(args.name, dims=args.dims, value_range=args.range, steps=args.steps, index=args.index,
                         output=args.output, scale=args.scale, zoo_dir=args.zoo_dir)
 
 
-def _interpolate(app, args) -> str:
+def _interpolate(args) -> str:
     return app.interpolate(args.name, steps=args.steps, pairs=args.pairs, output=args.output, scale=args.scale,
                            zoo_dir=args.zoo_dir)
 
 
-def _eval_likelihood(app, args) -> str:
+def _eval_likelihood(args) -> str:
     result, summary = app.likelihood(args.name, split=args.split, k=args.k, batch_size=args.batch_size,
                                      max_examples=args.max_examples, seed=args.seed, data_dir=args.data_dir,
                                      zoo_dir=args.zoo_dir)
     return json.dumps(result, indent=2) + "\n" + summary
 
 
-def _eval(app, args) -> str:
+def _eval(args) -> str:
     return app.eval_command(args.name, write=not args.no_write, zoo_dir=args.zoo_dir, features=args.features,
                             num_samples=args.num_samples, data_dir=args.data_dir, seed=args.seed, k=args.k,
                             batch_size=args.batch_size, kid_subsets=args.kid_subsets,
                             samplers=[s for s in (args.samplers or "").split(",") if s])
 
 
-def _curve(app, args) -> str:
+def _curve(args) -> str:
     return app.record_training_curve(args.name, args.stages, zoo_dir=args.zoo_dir)
 
 
-def _list(app, args) -> str:
+def _list(args) -> str:
     return app.list_models(markdown=args.markdown, zoo_dir=args.zoo_dir)
 
 
-def _card(app, args) -> str:
+def _card(args) -> str:
     return app.write_card(args.name, show=args.print, zoo_dir=args.zoo_dir)
 
 
-def _info(app, args):
+def _info(args):
     text, ok = app.info(args.name, files=args.files, verify=args.verify, zoo_dir=args.zoo_dir)
     return text, (0 if ok or not args.verify else 1)
 
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.func(app, args)
+        result = args.func(args)
     except ZooError as exc:
         if args.debug:
             raise
