@@ -18,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from zoo.errors import RecipeError
+from zoo.files import write_atomic
 from zoo.models import get_family
 from zoo.schema import build_dataclass, coerce, deepcopy, plain, spec, unknown_key
 
@@ -156,9 +157,7 @@ class Recipe:
         return header + tomli_w.dumps(self.to_dict())
 
     def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_toml())
-        return path
+        return write_atomic(path, self.to_toml())
 
     def replace(self, **sections) -> "Recipe":
         return dataclasses.replace(self, **sections)
