@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import catalogue, data, images
+from zoo import catalogue, data, images, runtime
 from zoo.artifact import card
 from zoo.artifact.export import export_model
 from zoo.artifact.figures import key_metrics
@@ -87,7 +87,7 @@ def _label(opened: Opened, label) -> int | None:
 
 
 def train_recipe(recipe_path, *, overrides=(), out=None, data_dir=None, resume=False, export=True,
-                 domain_a=None, domain_b=None) -> str:
+                 domain_a=None, domain_b=None, strategy=None, cpu_devices=0) -> str:
     domains = []  # a folder replaces the recipe's choice of images for its domain (class subset, splits)
     for key, folder in (("domain_a", domain_a), ("domain_b", domain_b)):
         if folder:
@@ -95,7 +95,10 @@ def train_recipe(recipe_path, *, overrides=(), out=None, data_dir=None, resume=F
                 raise ZooError(f"--{key.replace('_', '-')} {folder} is not a folder of images")
             domains += [f"data.{key}.file={json.dumps(str(Path(folder).expanduser().resolve()))}",
                         f"data.{key}.classes=[]", f'data.{key}.split=""', f'data.{key}.eval_split=""']
-    recipe = load_recipe(recipe_path, overrides=[*overrides, *domains])
+    if cpu_devices:
+        runtime.split_cpu(_positive(cpu_devices, "--cpu-devices"))
+    strategies = [f"train.distribution={json.dumps(strategy)}"] if strategy else []
+    recipe = load_recipe(recipe_path, overrides=[*overrides, *domains, *strategies])
     run_dir = Path(out or Path("runs") / recipe.name)
     result = train(recipe, run_dir, data_dir=data_dir, resume=resume, export=export)
     summary = f"trained {recipe.name}: {result.epochs} epochs in {result.train_seconds:.0f} s, run folder {run_dir}"

@@ -16,7 +16,8 @@ from zoo.errors import ZooError
 
 def _train(args) -> str:
     return app.train_recipe(args.recipe, overrides=args.set, out=args.out, data_dir=args.data_dir, resume=args.resume,
-                            export=not args.no_export, domain_a=args.domain_a, domain_b=args.domain_b)
+                            export=not args.no_export, domain_a=args.domain_a, domain_b=args.domain_b,
+                            strategy=args.strategy, cpu_devices=args.cpu_devices)
 
 
 def _export(args) -> str:
@@ -116,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-export", action="store_true", help="skip the export at the end")
     p.add_argument("--domain-a", metavar="DIR", help="two-domain recipes: domain A's folder of images (data.domain_a.file)")
     p.add_argument("--domain-b", metavar="DIR", help="two-domain recipes: domain B's folder of images (data.domain_b.file)")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"),
+                   help="tf.distribute strategy, overriding train.distribution: one device; every local GPU (or "
+                        "logical CPU); the workers TF_CONFIG lists")
+    p.add_argument("--cpu-devices", type=int, default=0, metavar="N",
+                   help="split the CPU into N logical devices for --strategy mirrored on a machine without GPUs "
+                        "(tries data parallelism; the devices share the same cores)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", help="export a run's last checkpoint as an artifact folder")

@@ -110,8 +110,9 @@ class TrainConfig:
     deterministic: bool = spec(True, help="tf.config.experimental.enable_op_determinism")
     checkpoint_every: int = spec(1, help="epochs between checkpoints", min=1)
     keep_checkpoints: int = spec(3, help="how many recent checkpoints to keep", min=1)
-    distribution: str = spec("default", choices=("default", "mirrored"),
-                             help="tf.distribute strategy: the default one, or MirroredStrategy over local devices")
+    distribution: str = spec("default", choices=("default", "mirrored", "multi_worker"),
+                             help="tf.distribute strategy: one device; MirroredStrategy over the local GPUs (or "
+                                  "logical CPUs); MultiWorkerMirroredStrategy over the processes TF_CONFIG lists")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 
@@ -55,18 +56,90 @@ def precision(policy: str):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The ``tf.distribute`` strategy for ``[train] distribution``.
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
-    ``default`` is the no-op strategy of one device; ``mirrored`` replicates the model on every
-    local GPU (or the CPU). Losses are averaged over the global batch
-    (``tf.nn.compute_average_loss``) in every ``train_step``, so the same code is correct under both.
-    Multi-worker training is not offered: Keras 3 ``fit`` under MultiWorkerMirroredStrategy is
-    broken (keras-team/keras#20585).
+
+def split_cpu(devices: int) -> None:
+    """Make the CPU appear as ``devices`` logical devices, so that ``mirrored`` can replicate over them.
+
+    On a machine without GPUs this is how data parallelism is tried (and tested) before a real run on
+    several GPUs; it divides the same cores, so it shows correctness, not speed. TensorFlow fixes its
+    devices when it first uses them: call this before anything runs on TensorFlow.
     """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(int(devices))]
+    if len(tf.config.get_logical_device_configuration(cpu) or [None]) == len(wanted):
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError:
+        raise TrainingError(f"cannot split the CPU into {devices} devices: TensorFlow has already started in this "
+                            "process; pass --cpu-devices to a new `zoo train` process") from None
+
+
+def cluster() -> dict:
+    """The parsed ``TF_CONFIG`` of a multi-worker run, checked: ``{"cluster": {...}, "task": {"type", "index"}}``."""
+    raw = os.environ.get("TF_CONFIG", "")
+    fix = ('set TF_CONFIG on every worker, e.g. \'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+           '"task": {"type": "worker", "index": 0}}\' (see the README, "Training on a cluster")')
+    if not raw.strip():
+        raise TrainingError(f"multi_worker training needs the TF_CONFIG environment variable: {fix}")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"TF_CONFIG is not valid JSON ({exc.msg} at character {exc.pos}): {fix}") from None
+    workers = (config.get("cluster") or {}).get("worker") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(workers, list) or not workers or not all(isinstance(w, str) and ":" in w for w in workers):
+        raise TrainingError(f"TF_CONFIG has no cluster.worker list of host:port addresses: {fix}")
+    kinds = set(config["cluster"]) - {"worker", "chief"}
+    if kinds:
+        raise TrainingError(f"TF_CONFIG names {sorted(kinds)} in its cluster; multi_worker training knows only "
+                            f"chief and worker tasks: {fix}")
+    if not isinstance(task, dict) or task.get("type") not in config["cluster"] or not isinstance(task.get("index"), int) \
+            or not 0 <= task["index"] < len(config["cluster"][task["type"]]):
+        raise TrainingError(f"TF_CONFIG's task {task!r} is not one of its cluster's tasks: give each worker its own "
+                            f"type and index; {fix}")
+    return config
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The ``tf.distribute`` strategy for ``[train] distribution`` (or ``zoo train --strategy``).
+
+    ``default`` is the no-op strategy of one device. ``mirrored`` replicates the model on every local GPU, or
+    on every logical CPU device when there is no GPU (:func:`split_cpu`). ``multi_worker`` is
+    MultiWorkerMirroredStrategy over the processes (on one machine or many) that ``TF_CONFIG`` lists. Every
+    ``train_step`` averages its losses over the global batch (``tf.nn.compute_average_loss``) and draws its
+    noise for the global batch (:func:`zoo.models.base.replica_rows`), so a run trains the same under all three.
+    """
+    if name not in STRATEGIES:
+        raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        cluster()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except (RuntimeError, ValueError) as exc:
+            raise TrainingError(f"cannot start multi_worker training: {str(exc).splitlines()[0]}; each worker must "
+                                "be a new `zoo train` process with its own TF_CONFIG") from None
     return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes what a run leaves (checkpoints, logs, export): the chief, or worker 0 of a
+    cluster without one, or the only process of a single-machine run."""
+    resolver = strategy.cluster_resolver  # only multi-worker strategies have one
+    if resolver is None or not resolver.task_type:
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def xla_allowed(strategy: tf.distribute.Strategy) -> bool:
+    """XLA fails in ``fit`` under MirroredStrategy over CPU devices (keras-team/keras#19005)."""
+    return strategy.num_replicas_in_sync == 1 or has_gpu()
 
 
 def hardware() -> dict:

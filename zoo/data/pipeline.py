@@ -86,6 +86,40 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
     return dataset.prefetch(tf.data.AUTOTUNE), steps
 
 
+def distribute(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy, parts: int = 1):
+    """The global batches of ``dataset`` spread over ``strategy``'s replicas: replica ``r`` of ``R`` gets rows
+    ``r * b .. (r + 1) * b`` of each batch (``b = B / R``), so that a step sees the examples one device would.
+
+    Every worker's input pipeline reads the same seeded global batches and keeps its own replicas' rows; nothing
+    depends on the number of workers, and ``--resume`` stays exact. A batch made of ``parts`` consecutive slices
+    that ``train_step`` uses one by one (WGAN-GP's critic updates) has each slice split across the replicas, so
+    every update still sees its slice's examples. With one replica the dataset is returned as it is.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return dataset
+
+    def rows(x, pipeline, local):
+        batch = x.shape[0]
+        if batch is None or batch % (replicas * parts):
+            raise DataError(f"train.batch_size = {batch} must be divisible by the {replicas} replicas"
+                            + (f" times the {parts} parts of a step" if parts > 1 else "")
+                            + f"; use a multiple of {replicas * parts}")
+        per = batch // (replicas * parts)
+        x = tf.reshape(x, [parts, replicas, per, *x.shape[1:]])  # slice, replica, row
+        x = tf.reshape(tf.transpose(x, [1, 0, *range(2, x.shape.rank)]), [replicas, parts * per, *x.shape[3:]])
+        return x[pipeline * local:(pipeline + 1) * local]  # this pipeline's replicas, one batch each
+
+    def for_pipeline(context: tf.distribute.InputContext):
+        local = replicas // context.num_input_pipelines
+        split = dataset.map(lambda *batch: tf.nest.map_structure(
+            lambda x: rows(x, context.input_pipeline_id, local), batch if len(batch) > 1 else batch[0]))
+        return split.unbatch().prefetch(tf.data.AUTOTUNE)  # consecutive batches go to consecutive local replicas
+
+    options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+    return strategy.distribute_datasets_from_function(for_pipeline, options)
+
+
 def _epochs(source: Source, cfg: DataConfig, batch_size: int, seed: int, start_epoch: int, epochs: int,
             steps: int) -> tf.data.Dataset:
     """``steps`` preprocessed batches per epoch, each epoch shuffled by ``(seed, epoch)``; cycles a small source."""

@@ -29,8 +29,7 @@ from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, average_decay,
-                             copy_weights,
-                             update_average)
+                             copy_weights, replica_rows, update_average)
 
 VALUE_RANGE = (-1.0, 1.0)  # the generator ends in tanh
 PREVIEW_SEED = 0  # the fixed latent batch of every preview grid, so epochs can be compared
@@ -183,7 +182,8 @@ class AdversarialModel(MultiOptimizerModel):
         return self.step_seed(salt, self.train_steps.value)
 
     def _latents(self, n, salt) -> tf.Tensor:
-        return tf.random.stateless_normal((n, self.latent_dim), seed=self._seed(salt), dtype="float32")
+        seed = self._seed(salt)
+        return replica_rows(lambda m: tf.random.stateless_normal((m, self.latent_dim), seed=seed, dtype="float32"), n)
 
     def _unpack(self, data):
         images, labels = (data[0], data[1] if len(data) > 1 else None) if isinstance(data, (tuple, list)) else (data, None)

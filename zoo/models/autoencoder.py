@@ -102,12 +102,13 @@ class Autoencoder(GenerativeModel):
         images = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
             logits = self.decoder(self.encoder(images, training=True), training=True)
+            per_example = self.per_example_loss(images, logits)
             # Averaged over the global batch, so gradients add up correctly across replicas.
-            loss = tf.nn.compute_average_loss(self.per_example_loss(images, logits))
+            loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
+        self.loss_tracker.update_state(per_example)  # this replica's mean; fit averages the replicas
         return {"loss": self.loss_tracker.result()}
 
     def test_step(self, data):

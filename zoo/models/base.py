@@ -200,6 +200,26 @@ class GenerativeModel(keras.Model):
         if config:
             self.compile(**keras.saving.deserialize_keras_object(config))
 
+    def role_optimizers(self) -> dict:
+        """The compiled optimizers by role (``{"default": ...}`` for a family with one), as compile was given them."""
+        return {"default": self.optimizer}
+
+    def compile_like(self, other: "GenerativeModel") -> None:
+        """Compile with copies of ``other``'s optimizers holding its optimizer state, unwrapped from any loss
+        scaling: how a model trained under a mixed policy ships as a float32 model that can go on training."""
+        copies = {}
+        for role, optimizer in other.role_optimizers().items():
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = optimizer.inner_optimizer
+            copies[role] = (optimizer, type(optimizer).from_config(optimizer.get_config()))
+        self._compile_roles({role: copy for role, (_, copy) in copies.items()}, jit_compile=other.jit_compile)
+        for original, copy in copies.values():
+            for target, value in zip(copy.variables, original.variables):
+                target.assign(tf.cast(value, target.dtype))
+
+    def _compile_roles(self, optimizers: dict, jit_compile) -> None:
+        self.compile(optimizer=optimizers["default"], jit_compile=jit_compile)
+
     def build_optimizer_state(self) -> None:
         """Allocate every optimizer's variables, so a checkpoint's optimizer state can be loaded into them.
 
@@ -232,15 +252,22 @@ class GenerativeModel(keras.Model):
         return 0
 
     def step_seed(self, stream: int, step) -> tf.Tensor:
-        """A stateless seed for noise ``stream`` of training step ``step`` on this replica.
+        """A stateless seed for noise ``stream`` of training step ``step``, the same on every replica.
 
         Training noise keyed to a step count that checkpoints save (not to a stateful generator,
         whose state they do not) makes a resumed run draw exactly what an uninterrupted one would.
+        Under tf.distribute every replica draws the global batch's noise and keeps its own rows
+        (:func:`replica_rows`), so a run's noise does not depend on how many replicas share the batch.
         """
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group, "int32") if context is not None else 0
         stream_key = tf.constant((self.seed * 8 + stream) % 2**31, "int32")
-        return tf.stack([stream_key, tf.cast(step, "int32") * 64 + replica])
+        return tf.stack([stream_key, tf.cast(step, "int32") * 64])
+
+    # How many consecutive equal parts a global batch is made of, each of which train_step uses on its own (WGAN-GP's
+    # critic slices): under tf.distribute each part is split across the replicas (zoo.data.distribute), so that every
+    # update sees the same examples on one device or many.
+    @property
+    def batch_parts(self) -> int:
+        return 1
 
     def compiled_method(self, method: str):
         """``self.<method>`` as a ``tf.function``, for the eager user API (``generate``, ``encode``, ...).
@@ -327,6 +354,12 @@ class MultiOptimizerModel(GenerativeModel):
         self.compile(**{f"{role}_optimizer": build_optimizer(recipe.optimizer[role], self.learning_rate(recipe, role, steps_per_epoch))
                         for role in self.optimizer_roles}, jit_compile=recipe.train.jit_compile)
 
+    def role_optimizers(self) -> dict:
+        return {role: getattr(self, f"{role}_optimizer") for role in self.optimizer_roles}
+
+    def _compile_roles(self, optimizers: dict, jit_compile) -> None:
+        self.compile(**{f"{role}_optimizer": optimizer for role, optimizer in optimizers.items()}, jit_compile=jit_compile)
+
     def build_optimizer_state(self) -> None:
         for role in self.optimizer_roles:
             optimizer = getattr(self, f"{role}_optimizer")
@@ -345,6 +378,40 @@ class MultiOptimizerModel(GenerativeModel):
         if config:
             self.compile(**{key: keras.optimizers.deserialize(value) if key.endswith("_optimizer") else value
                             for key, value in config.items()})
+
+
+def _replica():
+    """(this replica's index, the number of replicas in sync): (0, 1) outside tf.distribute."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def own_rows(values, n) -> tf.Tensor:
+    """This replica's ``n`` rows of a global batch: replica ``r`` holds rows ``r * n .. (r + 1) * n``."""
+    replica, replicas = _replica()
+    if replicas == 1:
+        return values
+    start = tf.cast(replica, "int32") * tf.cast(n, "int32")
+    return values[start:start + n]
+
+
+def replica_rows(draw, n) -> tf.Tensor:
+    """This replica's ``n`` rows of ``draw(n * replicas)``, a random draw over the global batch.
+
+    Every replica makes the same draw from the same seed and keeps the rows of its own examples, so each
+    example gets the noise it would get on one device: a run trains the same on one replica or many, up to
+    the order of float sums.
+    """
+    return own_rows(draw(n * _replica()[1]), n)
+
+
+def all_replicas(values) -> tf.Tensor:
+    """The global batch of per-replica ``values`` (``(n, ...)`` each), in replica order, on every replica."""
+    if _replica()[1] == 1:
+        return values
+    return tf.distribute.get_replica_context().all_gather(values, axis=0)
 
 
 def average_decay(decay: float, step, warmup: bool = True) -> tf.Tensor:

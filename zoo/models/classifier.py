@@ -18,7 +18,7 @@ from keras import layers
 
 from zoo.schema import spec
 from zoo.errors import RecipeError
-from zoo.models.base import Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.base import Capability, Endpoint, GenerativeModel, TensorInfo, replica_rows
 from zoo.models.registry import register_family
 
 
@@ -47,7 +47,7 @@ def feature_body(image_shape, filters, convs_per_stage: int, feature_dim: int, *
         for i in range(convs_per_stage):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=dtype, name=f"{name}_conv{stage}_{i}")(x)
             # Momentum 0.9 (not 0.99): the moving statistics catch up within an epoch of a small dataset.
-            x = layers.BatchNormalization(momentum=0.9, dtype=dtype, name=f"{name}_norm{stage}_{i}")(x)
+            x = layers.BatchNormalization(momentum=0.9, synchronized=True, dtype=dtype, name=f"{name}_norm{stage}_{i}")(x)
             x = layers.ReLU(dtype=dtype, name=f"{name}_relu{stage}_{i}")(x)
     x = layers.GlobalAveragePooling2D(dtype=dtype, name=f"{name}_gap")(x)
     out = layers.Dense(feature_dim, activation="relu", dtype="float32", name=f"{name}_out")(x)
@@ -129,7 +129,9 @@ class Classifier(GenerativeModel):
         images, labels = data
         features = self.body(images, training=training)
         if training and self.dropout > 0:
-            features = tf.nn.experimental.stateless_dropout(features, self.dropout, seed=seed)
+            uniform = replica_rows(lambda m: tf.random.stateless_uniform((m, features.shape[-1]), seed=seed),
+                                   tf.shape(features)[0])
+            features = tf.where(uniform >= self.dropout, features / (1.0 - self.dropout), 0.0)  # inverted dropout
         logits = self.head(features)
         per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, "int32"), logits=logits)
         correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(labels, "int32")), "float32")

@@ -37,7 +37,7 @@ from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.adversarial import VALUE_RANGE, AdversarialModel
-from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, all_replicas, own_rows
 from zoo.models.registry import register_family
 
 DIRECTIONS = ("a2b", "b2a")
@@ -75,14 +75,22 @@ class ImagePool(keras.layers.Layer):
         super().__init__(**kwargs)
         self.pool_size, self.image_shape = int(pool_size), tuple(image_shape)
         self.images = self.add_weight(shape=(self.pool_size, *self.image_shape), dtype="float32",
-                                      initializer="zeros", trainable=False, name="images")
-        self.count = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="count")
+                                      initializer="zeros", trainable=False, name="images",
+                                      aggregation="only_first_replica")  # the same on every replica
+        self.count = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="count",
+                                     aggregation="only_first_replica")
 
     def query(self, fakes, seed) -> tf.Tensor:
-        """The discriminator's batch for ``fakes`` (float32, same shape); updates the pool. ``seed``: int64 ``(2,)``."""
+        """The discriminator's batch for ``fakes`` (float32, same shape); updates the pool. ``seed``: int64 ``(2,)``.
+
+        Under tf.distribute the pool is one for all replicas: each gathers the global batch of fakes, makes the same
+        updates in the same order, and keeps its own rows, as one device would.
+        """
         fakes = tf.cast(fakes, "float32")
         if self.pool_size == 0:
             return fakes
+        local = tf.shape(fakes)[0]
+        fakes = all_replicas(fakes)
         n = tf.shape(fakes)[0]
         coin_seed, slot_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         swaps = tf.random.stateless_uniform((n,), seed=coin_seed) < 0.5
@@ -103,7 +111,7 @@ class ImagePool(keras.layers.Layer):
              tf.TensorArray("float32", size=n, element_shape=self.image_shape)))
         self.images.assign(pool)
         self.count.assign(count)
-        return tf.ensure_shape(out.stack(), (None, *self.image_shape))
+        return own_rows(tf.ensure_shape(out.stack(), (None, *self.image_shape)), local)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "image_shape": list(self.image_shape)}

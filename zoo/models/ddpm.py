@@ -25,7 +25,7 @@ from zoo.schema import spec
 from zoo.diffusion import PREDICTION_TYPES, SAMPLERS, SCHEDULES, SPACINGS, VARIANCES, NoiseSchedule, SamplerSettings, compile_sampler
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, average_decay, copy_weights,
-                             update_average)
+                             update_average, replica_rows)
 from zoo.models.registry import register_family
 
 VALUE_RANGE = (-1.0, 1.0)  # the forward process mixes images with unit Gaussian noise
@@ -131,8 +131,9 @@ class DDPM(GenerativeModel):
         """Per-example (weighted) MSE between ``network``'s prediction and the target, at uniform t with stateless noise."""
         x0 = tf.cast(x0, tf.float32)
         t_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        t = tf.random.stateless_uniform((tf.shape(x0)[0],), seed=t_seed, maxval=self.timesteps, dtype=tf.int32)
-        noise = tf.random.stateless_normal(tf.shape(x0), seed=noise_seed)
+        n, shape = tf.shape(x0)[0], tf.shape(x0)[1:]
+        t = replica_rows(lambda m: tf.random.stateless_uniform((m,), seed=t_seed, maxval=self.timesteps, dtype=tf.int32), n)
+        noise = replica_rows(lambda m: tf.random.stateless_normal(tf.concat([[m], shape], 0), seed=noise_seed), n)
         x_t = self.noise_schedule.q_sample(x0, t, noise)
         prediction = tf.cast(network([x_t, t], training=training), tf.float32)
         error = tf.square(prediction - self.noise_schedule.target(x0, noise, t, self.prediction_type))

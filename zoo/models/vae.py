@@ -22,7 +22,7 @@ import tensorflow_probability as tfp
 from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, replica_rows
 from zoo.models.registry import register_family
 
 tfd = tfp.distributions
@@ -206,7 +206,8 @@ class VAE(GenerativeModel):
             return tf.cast(images, "float32")
         if seed is None:
             seed = tf.cast(self.seed_generator.next(), "int32")
-        noise = tf.random.stateless_uniform(tf.shape(images), seed=seed)
+        n, shape = tf.shape(images)[0], tf.shape(images)[1:]
+        noise = replica_rows(lambda m: tf.random.stateless_uniform(tf.concat([[m], shape], 0), seed=seed), n)
         return tf.cast(noise < tf.cast(images, "float32"), "float32")
 
     def capacity(self):
@@ -221,7 +222,9 @@ class VAE(GenerativeModel):
         q = self.posterior(targets, labels, training=training)
         if seed is None:
             seed = tf.cast(self.seed_generator.next(), "int32")
-        z = q.sample(seed=seed)  # reparameterized: gradients flow through loc and scale
+        # Reparameterized (gradients flow through the mean and the scale), with this replica's rows of the global draw.
+        eps = replica_rows(lambda m: tf.random.stateless_normal((m, self.latent_dim), seed=seed), tf.shape(targets)[0])
+        z = q.mean() + q.stddev() * eps
         reconstruction = -self.likelihood(z, labels, training=training).log_prob(targets)
         kl_per_dim = tfd.kl_divergence(q.distribution, self.prior().distribution)  # analytic, Normal vs Normal
         return ELBOTerms(reconstruction, kl_per_dim, q.mean())

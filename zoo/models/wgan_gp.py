@@ -25,6 +25,7 @@ import tensorflow as tf
 from zoo.schema import spec
 from zoo.errors import RecipeError
 from zoo.models.adversarial import AdversarialModel, GANConfig, loss_scale
+from zoo.models.base import replica_rows
 from zoo.models.registry import register_family
 
 NORM_EPSILON = 1e-12
@@ -83,6 +84,10 @@ class WGANGP(AdversarialModel):
                               f"{recipe.model.n_critic} in {recipe.source or 'the recipe'}: each critic update takes "
                               "batch_size / n_critic real images")
 
+    @property
+    def batch_parts(self) -> int:
+        return self.n_critic
+
     def critic_batches(self, real, labels) -> list:
         """``n_critic`` equal slices of the batch (a remainder is left out)."""
         if real.shape[0] is not None and real.shape[0] < self.n_critic:
@@ -94,7 +99,8 @@ class WGANGP(AdversarialModel):
     def discriminator_losses(self, real, fake, labels, seed, training=True) -> dict:
         real_scores = self.score(real, labels, training=training)
         fake_scores = self.score(fake, labels, training=training)
-        alpha = tf.random.stateless_uniform((tf.shape(real)[0], 1, 1, 1), seed=seed, dtype="float32")
+        alpha = replica_rows(lambda m: tf.random.stateless_uniform((m, 1, 1, 1), seed=seed, dtype="float32"),
+                             tf.shape(real)[0])
         penalty = gradient_penalty(self.discriminator, real, fake, alpha, labels, weight=self.gp_weight,
                                    optimizer=self.discriminator_optimizer if training else None)
         return self._loss_terms(fake_scores - real_scores + penalty, "d_loss", gp=tf.reduce_mean(penalty),

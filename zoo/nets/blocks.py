@@ -147,13 +147,13 @@ def gan_generator(latent_dim: int, image_shape, filters, *, name: str = "generat
     z = keras.Input((latent_dim,), name="z")
     x, inputs = _with_labels(z, z, num_classes, label_embedding, name, dtype)
     x = layers.Dense(height * width * filters[0], use_bias=False, dtype=dtype, name=f"{name}_dense")(x)
-    x = layers.BatchNormalization(dtype=dtype, name=f"{name}_dense_bn")(x)
+    x = layers.BatchNormalization(synchronized=True, dtype=dtype, name=f"{name}_dense_bn")(x)
     x = layers.ReLU(dtype=dtype, name=f"{name}_dense_relu")(x)
     x = layers.Reshape((height, width, filters[0]), dtype=dtype, name=f"{name}_reshape")(x)
     for i, units in enumerate(filters[1:]):
         x = layers.Conv2DTranspose(units, 4, strides=2, padding="same", use_bias=False, dtype=dtype,
                                    name=f"{name}_deconv{i}")(x)
-        x = layers.BatchNormalization(dtype=dtype, name=f"{name}_deconv{i}_bn")(x)
+        x = layers.BatchNormalization(synchronized=True, dtype=dtype, name=f"{name}_deconv{i}_bn")(x)
         x = layers.ReLU(dtype=dtype, name=f"{name}_deconv{i}_relu")(x)
     out = layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh", dtype="float32",
                                  name=f"{name}_out")(x)
@@ -176,7 +176,7 @@ def gan_discriminator(image_shape, filters, *, norm: str = "batch", name: str = 
         x = layers.Conv2D(units, 4, strides=2, padding="same", use_bias=not normalized, dtype=dtype,
                           name=f"{name}_conv{i}")(x)
         if normalized and norm == "batch":
-            x = layers.BatchNormalization(dtype=dtype, name=f"{name}_conv{i}_bn")(x)
+            x = layers.BatchNormalization(synchronized=True, dtype=dtype, name=f"{name}_conv{i}_bn")(x)
         elif normalized:
             x = layers.LayerNormalization(axis=(1, 2, 3), dtype=dtype, name=f"{name}_conv{i}_ln")(x)
         x = layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_conv{i}_lrelu")(x)

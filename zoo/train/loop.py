@@ -29,6 +29,7 @@ from zoo.artifact.export import export_model
 from zoo.config import Recipe, load_recipe
 from zoo.errors import TrainingError
 from zoo.models import get_family
+from zoo.train import distributed
 from zoo.train.callbacks import Checkpointer, PreviewGrid, StopOnNonFinite
 from zoo.train.checkpoints import STATE, WEIGHTS, latest_checkpoint, remove_stale
 
@@ -47,8 +48,9 @@ def build_model(recipe: Recipe, strategy=None, steps_per_epoch: int = 0):
     """The family's model for a recipe, compiled, with its optimizer state allocated.
 
     ``steps_per_epoch`` is what the data gives (see :func:`zoo.data.train_stream`), for epoch-based schedules.
+    Without ``strategy`` the model lives on one device (as to export or evaluate a run, whatever it trained on).
     """
-    strategy = strategy or runtime.make_strategy(recipe.train.distribution)
+    strategy = strategy or runtime.make_strategy("default")
     with strategy.scope():
         model = get_family(recipe.family).from_recipe(recipe)
         model.compile_from_recipe(recipe, steps_per_epoch)  # compile allocates the optimizer state
@@ -75,9 +77,10 @@ def restore(run_dir, checkpoint: Path | None = None):
 
 
 # What a resumed run may change: how long it trains, how often it checkpoints, the learning rates. Anything else
-# (the model, the data, the batch, the seed) would make the run something its checkpoints are not.
+# (the model, the data, the batch, the seed) would make the run something its checkpoints are not. The strategy may
+# change: a run trains the same on one device or many (zoo.data.distribute, zoo.models.base.replica_rows).
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "checkpoint_every"), ("train", "keep_checkpoints"),
-                     ("train", "validation_steps"), ("optimizer", "learning_rate"))
+                     ("train", "validation_steps"), ("train", "distribution"), ("optimizer", "learning_rate"))
 
 
 def _flatten(table: dict, prefix=()) -> dict:
@@ -111,47 +114,70 @@ def resume_changes(recipe: Recipe, checkpoint: Path) -> list[str]:
 
 def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, export: bool = True,
           verbose: int | str = "auto") -> RunResult:
-    """Train ``recipe`` in ``run_dir`` (resuming from its last checkpoint with ``resume``), then export."""
+    """Train ``recipe`` in ``run_dir`` (resuming from its last checkpoint with ``resume``), then export.
+
+    Under ``multi_worker`` every worker runs this with its own ``TF_CONFIG``; only the chief writes to ``run_dir``
+    (which the others read to resume, so on several machines it is a shared volume).
+    """
     run_dir = Path(run_dir)
     existing = latest_checkpoint(run_dir)
     if existing and not resume:
         raise TrainingError(f"run folder {run_dir} already has checkpoints (up to {existing.name}); "
                             "pass --resume to continue it, or choose a new --out")
     changes = resume_changes(recipe, existing) if resume and existing else []
-    policy = runtime.configure(recipe.train)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale(run_dir)
-    recipe.write(run_dir / "recipe.toml")
+    t = recipe.train
+    strategy = runtime.make_strategy(t.distribution)  # first: a multi-worker strategy must start before any op runs
+    chief = runtime.is_chief(strategy)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"zoo: training on {strategy.num_replicas_in_sync} replicas ({t.distribution}"
+              + ("" if chief else "; not the chief, so writing nothing") + ")", file=sys.stderr)
+    policy = runtime.configure(t)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale(run_dir)
+        recipe.write(run_dir / "recipe.toml")
 
     state = {"epoch": 0, "train_seconds": 0.0, "precision": policy, "history": []}
     if resume and existing:
         state = json.loads((existing / STATE).read_text())
-    start, t = state["epoch"], recipe.train
+    start = state["epoch"]
     stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
                                       steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
-    model = build_model(recipe, runtime.make_strategy(t.distribution), steps_per_epoch=steps)
+    model = build_model(recipe, strategy, steps_per_epoch=steps)
+    if model.jit_compile and not runtime.xla_allowed(strategy):
+        print(f"zoo: XLA is off: it fails under {t.distribution} on CPU devices (keras-team/keras#19005); "
+              "training without it", file=sys.stderr)
+        model.jit_compile = False
     if resume and existing:
         model.load_weights(existing / WEIGHTS)
-        print(f"zoo: resuming {run_dir} from {existing.name}"
-              + (f"; recipe changes taken: {', '.join(changes)}" if changes else ""), file=sys.stderr)
+        if chief:
+            print(f"zoo: resuming {run_dir} from {existing.name}"
+                  + (f"; recipe changes taken: {', '.join(changes)}" if changes else ""), file=sys.stderr)
 
     if start < t.epochs:
         validation = data.eval_dataset(recipe.data, t.batch_size, steps=t.validation_steps, data_dir=data_dir)
-        preview_images, preview_labels = data.example_batch(recipe.data, 8, data_dir=data_dir)
-        callbacks = [
-            StopOnNonFinite(run_dir),
-            Checkpointer(recipe, run_dir, state),
-            PreviewGrid(run_dir, preview_images, preview_labels, recipe.data.value_range),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
-        ]
+        callbacks = [StopOnNonFinite(run_dir)]
+        if chief:  # the other workers write nowhere
+            preview_images, preview_labels = data.example_batch(recipe.data, 8, data_dir=data_dir)
+            callbacks += [
+                Checkpointer(recipe, run_dir, state),
+                PreviewGrid(run_dir, preview_images, preview_labels, recipe.data.value_range),
+                keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+                keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
+            ]
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
         state["steps_per_epoch"] = steps
-        model.fit(stream, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps, validation_data=validation,
-                  callbacks=callbacks, shuffle=False, verbose=verbose)
+        if t.distribution == "multi_worker":
+            distributed.fit(model, strategy, stream, epochs=t.epochs, initial_epoch=start, steps_per_epoch=steps,
+                            validation_data=validation, callbacks=callbacks, verbose=verbose if chief else 0,
+                            batch_parts=model.batch_parts)
+        else:
+            model.fit(data.distribute(stream, strategy, model.batch_parts), epochs=t.epochs, initial_epoch=start,
+                      steps_per_epoch=steps, validation_data=validation, callbacks=callbacks, shuffle=False,
+                      verbose=verbose)
 
     result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0))
-    if export:
+    if export and chief:
         result.export_dir = export_model(model, recipe, run_dir / "export", data_dir=data_dir, run_state=state)
     return result
