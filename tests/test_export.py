@@ -147,18 +147,26 @@ def test_metadata_is_valid_json_with_sorted_files(artifact):
     assert list(meta["files"]) == sorted(meta["files"])
 
 
-def test_a_mixed_precision_model_exports_float32_formats_that_match(tiny_recipe, data_dir, tmp_path):
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mixed_precision_model_exports_float32_formats_that_match(precision, tiny_recipe, data_dir, tmp_path):
+    """The mixed policy is how the run trained, recorded in the metadata; every format, model.keras too, is float32."""
     import keras
 
-    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.precision='mixed_bfloat16'"])
+    recipe = load_recipe(tiny_recipe, overrides=["train.epochs=1", f"train.precision='{precision}'"])
     try:
         result = train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     meta = read_metadata(result.export_dir)
-    assert meta["training"]["precision"] == "mixed_bfloat16"
-    assert meta["parity"]["max_abs_diff"] <= 1e-4
+    assert meta["training"]["precision"] == precision and meta["recipe"]["train"]["precision"] == precision
+    assert meta["parity"]["max_abs_diff"] <= 1e-4 and set(meta["parity"]["by_format"]) == {"keras", "saved_model", "onnx"}
     session = ort.InferenceSession(str(result.export_dir / "decoder.onnx"))
     assert session.get_inputs()[0].type == "tensor(float)" and session.get_outputs()[0].type == "tensor(float)"
-    trained = zoo.load(result.export_dir)
-    assert trained.dtype_policy.name == "mixed_bfloat16"  # model.keras is the model as trained
+    loaded = zoo.load(result.export_dir)
+    assert loaded.dtype_policy.name == "float32" and keras.mixed_precision.global_policy().name == "float32"
+    assert all(w.dtype == "float32" for w in loaded.weights if w.dtype.startswith("float"))
+    assert not isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert int(loaded.optimizer.iterations) == meta["training"]["steps_per_epoch"]  # it can go on training
+    examples = np.load(result.export_dir / "examples.npz")  # made by the float32 model, matched by model.keras
+    np.testing.assert_allclose(loaded.reconstruct(examples["images"]).numpy(), examples["reconstruct.images"], atol=1e-4)
+    np.testing.assert_allclose(loaded.decode(examples["latent"]).numpy(), examples["decode.images"], atol=1e-4)

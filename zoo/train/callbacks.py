@@ -45,11 +45,30 @@ class Checkpointer(keras.callbacks.Callback):
         self.started = time.perf_counter()
         self.seconds_before = state.get("train_seconds", 0.0)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.steps, self.first_step_end, self.last_step_end = 0, None, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.last_step_end = time.perf_counter()
+        if self.first_step_end is None:
+            self.first_step_end = self.last_step_end
+
+    def images_per_second(self) -> float | None:
+        """The epoch's training throughput after its first step (which may trace and compile), validation aside."""
+        if self.steps < 2 or self.last_step_end <= self.first_step_end:
+            return None
+        return (self.steps - 1) * self.recipe.train.batch_size / (self.last_step_end - self.first_step_end)
+
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         self.state["epoch"] = done
         self.state["train_seconds"] = self.seconds_before + time.perf_counter() - self.started
-        self.state.setdefault("history", []).append({k: float(v) for k, v in (logs or {}).items()})
+        row = {k: float(v) for k, v in (logs or {}).items()}
+        rate = self.images_per_second()
+        if rate is not None:
+            row["images_per_second"] = round(rate, 1)
+        self.state.setdefault("history", []).append(row)
         if done % self.recipe.train.checkpoint_every == 0 or done == self.recipe.train.epochs:
             write_checkpoint(self.model, self.recipe, self.run_dir, self.state, self.recipe.train.keep_checkpoints)
 

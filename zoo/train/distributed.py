@@ -9,6 +9,8 @@ TensorBoard logs) at the same points as ``fit``, so a run reads, checkpoints and
 
 from __future__ import annotations
 
+import re
+
 import keras
 import tensorflow as tf
 
@@ -72,8 +74,8 @@ def fit(model, strategy, dataset, *, epochs: int, initial_epoch: int, steps_per_
             if model.stop_training:
                 break
     except LOST_PEER as exc:
-        raise TrainingError(f"a worker of the cluster was lost at epoch {epoch + 1} ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:200]}); restart every worker with --resume to continue "
-                            "from the last checkpoint") from None
+        reason = re.sub(r"\{\{[^}]*\}\}\s*", "", str(exc).splitlines()[0])[:200]  # drop TensorFlow's node names
+        raise TrainingError(f"a worker of the cluster was lost at epoch {epoch + 1} ({type(exc).__name__}: {reason}); "
+                            "restart every worker with --resume to continue from the last checkpoint") from None
     callbacks.on_train_end(logs)
     return history
