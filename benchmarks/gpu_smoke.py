@@ -83,11 +83,13 @@ def main(argv=None) -> int:
                 row[f"{precision}_img_s"] = (result.history[-1] if result.history else {}).get("images_per_second")
                 if result.export_dir:
                     meta = json.loads((result.export_dir / "metadata.json").read_text())
-                    row["xla"] = bool(recipe.train.jit_compile and runtime.xla_allowed(runtime.make_strategy("mirrored")))
+                    mirrored = runtime.make_strategy("mirrored")
+                    row["xla"] = bool(recipe.train.jit_compile and runtime.xla_allowed(mirrored))
                     row["parity_max_abs_diff"] = meta["parity"]["max_abs_diff"]
                     row["parity_ok"] = meta["parity"]["max_abs_diff"] <= meta["parity"]["tolerance"]
                     row["trained_precision"] = meta["training"]["precision"]
-                    row["model_keras_dtype"] = json.loads((result.export_dir / "config.json").read_text())["config"]["dtype"]
+                    config = json.loads((result.export_dir / "config.json").read_text())
+                    row["model_keras_dtype"] = config["config"]["dtype"]
             fast, slow = row.get("mixed_float16_img_s"), row.get("float32_img_s")
             row["mixed_speedup"] = round(fast / slow, 2) if fast and slow else None
             rows.append(row)
@@ -97,8 +99,9 @@ def main(argv=None) -> int:
     print(f"{'family':<12}{'batch':>6}{'f32 img/s':>11}{'f16 img/s':>11}{'speed-up':>9}  {'xla':<6}{'parity':>10}",
           file=sys.stderr)
     for r in rows:
-        print(f"{r['family']:<12}{r['batch_size']:>6}{r['float32_img_s'] or 0:>11.1f}{r['mixed_float16_img_s'] or 0:>11.1f}"
-              f"{r['mixed_speedup'] or 0:>9.2f}  {str(r.get('xla')):<6}{r['parity_max_abs_diff']:>10.1e}", file=sys.stderr)
+        print(f"{r['family']:<12}{r['batch_size']:>6}{r['float32_img_s'] or 0:>11.1f}"
+              f"{r['mixed_float16_img_s'] or 0:>11.1f}{r['mixed_speedup'] or 0:>9.2f}  {str(r.get('xla')):<6}"
+              f"{r['parity_max_abs_diff']:>10.1e}", file=sys.stderr)
     return 0 if all(r.get("parity_ok") for r in rows) else 1
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -109,10 +110,12 @@ def start_workers(family, run_dirs, data_dir, *more, workers: int = 2, flags=())
     procs = []
     for index in range(workers):
         config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config), "ZOO_DATA_DIR": str(data_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        procs.append(subprocess.Popen([sys.executable, "-m", "zoo", "train", str(RECIPES / recipe), "--out", str(run_dirs[index]),
-                                       "--strategy", "multi_worker", "--no-export", *flags, *sets], cwd=ROOT, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {**os.environ, "TF_CONFIG": json.dumps(config), "ZOO_DATA_DIR": str(data_dir),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        command = [sys.executable, "-m", "zoo", "train", str(RECIPES / recipe), "--out", str(run_dirs[index]),
+                   "--strategy", "multi_worker", "--no-export", *flags, *sets]
+        procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
     return procs
 
 
@@ -158,3 +161,74 @@ def test_a_killed_worker_stops_the_job_and_resume_finishes_it_exactly(tmp_path, 
     results = finish(start_workers("dcgan", tmp_path / "straight", data_dir, *longer))
     assert [code for code, _ in results] == [0, 0], [err[-3000:] for _, err in results]
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "run"), atol=0.0, rtol=0.0)
+
+
+def test_workers_that_see_different_checkpoints_refuse_to_start(tmp_path, data_dir):
+    """A worker whose --out is not the chief's (no shared volume) would resume from another epoch: both refuse."""
+    finish(start_workers("dcgan", tmp_path / "run", data_dir))  # one epoch, checkpoint epoch-0001
+    results = finish(start_workers("dcgan", [tmp_path / "run", tmp_path / "elsewhere"], data_dir, "train.epochs=2",
+                                   flags=["--resume"]))
+    for code, err in results:
+        assert code == 1 and "Traceback" not in err
+        assert "the workers would start from different epochs (0 on one, 1 on another)" in err
+    assert latest_checkpoint(tmp_path / "run").name == "epoch-0001" and not (tmp_path / "elsewhere").exists()
+
+
+# ---------------------------------------------------------------- the GPU smoke test, as a dry run on CPU devices
+
+
+def test_the_gpu_smoke_script_dry_runs_its_code_path_on_cpu_devices(data_dir):
+    """benchmarks/gpu_smoke.sh --cpu: MirroredStrategy over 2 logical CPUs, float32 and mixed_float16, the export
+    of the mixed run (float32 model.keras, parity within tolerance), img/s of both; .ci/run runs every family."""
+    env = {**os.environ, "ZOO_DATA_DIR": str(data_dir)}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_smoke.sh"), "--cpu", "--families", "dcgan"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert row["family"] == "dcgan" and row["replicas"] == 2 and row["steps"] == 3
+    assert row["trained_precision"] == "mixed_float16" and row["model_keras_dtype"]["config"]["name"] == "float32"
+    assert row["parity_ok"] and row["parity_max_abs_diff"] <= 1e-4
+    assert row["float32_img_s"] > 0 and row["mixed_float16_img_s"] > 0 and row["mixed_speedup"] > 0
+    assert "dcgan" in done.stderr and "parity" in done.stderr  # the table
+
+    refused = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_smoke.sh"), "--families", "gan"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and "unknown families ['gan']" in refused.stderr
+
+
+# ---------------------------------------------------------------- what the command line refuses
+
+
+@pytest.mark.parametrize("tf_config,message", [
+    (None, "multi_worker training needs the TF_CONFIG environment variable"),
+    ("{not json", "TF_CONFIG is not valid JSON"),
+    ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "no cluster.worker list"),
+    ('{"cluster": {"worker": ["127.0.0.1:1"], "ps": ["h:2"]}, "task": {"type": "worker", "index": 0}}',
+     "knows only chief and worker tasks"),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}', "is not one of its cluster"),
+])
+def test_a_bad_tf_config_is_refused_before_anything_is_written(tf_config, message, tiny_recipe, tmp_path):
+    from conftest import zoo_main
+
+    env = {"TF_CONFIG": tf_config} if tf_config else {}
+    with mock.patch.dict(os.environ, env):
+        if tf_config is None:
+            os.environ.pop("TF_CONFIG", None)
+        done = zoo_main("train", tiny_recipe, "--strategy", "multi_worker", "--out", tmp_path / "run")
+    assert done.returncode == 1 and message in done.stderr and "README" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_cpu_devices_must_be_positive_and_set_before_tensorflow_starts(tiny_recipe, tmp_path):
+    from conftest import zoo_main
+
+    import tensorflow as tf
+
+    tf.constant(1.0)  # TensorFlow has started in this process
+    done = zoo_main("train", tiny_recipe, "--cpu-devices", "-1", "--out", tmp_path / "a")
+    assert done.returncode == 1 and "--cpu-devices" in done.stderr
+    done = zoo_main("train", tiny_recipe, "--cpu-devices", "3", "--strategy", "mirrored", "--out", tmp_path / "b")
+    assert done.returncode == 1 and "TensorFlow has already started" in done.stderr and "new `zoo train`" in done.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    done = zoo_main("train", tiny_recipe, "--strategy", "gpus", "--out", tmp_path / "c")
+    assert done.returncode == 2 and "invalid choice: 'gpus'" in done.stderr

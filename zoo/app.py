@@ -101,6 +101,8 @@ def train_recipe(recipe_path, *, overrides=(), out=None, data_dir=None, resume=F
     recipe = load_recipe(recipe_path, overrides=[*overrides, *domains, *strategies])
     run_dir = Path(out or Path("runs") / recipe.name)
     result = train(recipe, run_dir, data_dir=data_dir, resume=resume, export=export)
+    if not result.chief:
+        return f"trained {recipe.name} as a worker of the cluster; the chief wrote the run folder {run_dir}"
     summary = f"trained {recipe.name}: {result.epochs} epochs in {result.train_seconds:.0f} s, run folder {run_dir}"
     return summary + (f"\nexported to {result.export_dir}" if result.export_dir else "")
 

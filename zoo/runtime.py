@@ -96,8 +96,8 @@ def cluster() -> dict:
     if kinds:
         raise TrainingError(f"TF_CONFIG names {sorted(kinds)} in its cluster; multi_worker training knows only "
                             f"chief and worker tasks: {fix}")
-    if not isinstance(task, dict) or task.get("type") not in config["cluster"] or not isinstance(task.get("index"), int) \
-            or not 0 <= task["index"] < len(config["cluster"][task["type"]]):
+    known = isinstance(task, dict) and task.get("type") in config["cluster"] and isinstance(task.get("index"), int)
+    if not known or not 0 <= task["index"] < len(config["cluster"][task["type"]]):
         raise TrainingError(f"TF_CONFIG's task {task!r} is not one of its cluster's tasks: give each worker its own "
                             f"type and index; {fix}")
     return config
@@ -114,6 +114,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name not in STRATEGIES:
         raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if name not in _strategies:  # one per process: a second instance's collectives collide with the first's
+        _strategies[name] = _new_strategy(name)
+    return _strategies[name]
+
+
+_strategies: dict[str, tf.distribute.Strategy] = {}
+
+
+def _new_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])

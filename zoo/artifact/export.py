@@ -12,7 +12,8 @@ An artifact holds::
     <preview>.png      a grid of what the model does
     README.md          the model card (:mod:`zoo.artifact.card`), rewritten by ``zoo eval``
 
-SavedModel and ONNX are built from a float32 copy of the model, and every format is run on
+Every format (model.keras too) is written from a float32 copy of the model on one device, whatever
+precision and strategy it trained with (the metadata records those), and every format is run on
 the same random inputs at batch 1 and 7 and compared with Keras: a difference above the
 recipe's tolerance fails the export. The folder is written under a temporary name and
 renamed into place, so an interrupted export never leaves a half-written artifact.

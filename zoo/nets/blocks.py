@@ -7,6 +7,8 @@ layer names, so two builds of the same configuration have the same weight order
 in float32 so that losses and exported outputs are float32 under mixed precision.
 With ``num_classes > 0`` a network also takes int32 ``labels`` (conditional models): they
 enter as one-hot vectors, or as a learned embedding of size ``label_embedding``.
+BatchNorm is synchronized: under tf.distribute its batch statistics are those of the global
+batch, so a network trains the same on one replica or many.
 """
 
 from __future__ import annotations

@@ -22,6 +22,20 @@ LOST_PEER = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.err
              tf.errors.AbortedError, tf.errors.InternalError)
 
 
+def check_same_start(strategy, epoch: int) -> None:
+    """Refuse to start unless every worker resumes from the same epoch (``--out`` is one folder all of them read)."""
+    @tf.function
+    def every_epoch():
+        return strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
+
+    epochs = every_epoch().numpy()
+    low, high = int(epochs.min()), int(epochs.max())
+    if low != high:
+        raise TrainingError(f"the workers would start from different epochs ({low} on one, {high} on another): "
+                            "every worker must read the same --out folder (a volume shared by all machines). Check "
+                            "that it is mounted at the same path everywhere, then restart every worker with --resume")
+
+
 def _step_function(strategy, step):
     """``iterator -> reduced metrics`` of one ``step`` on every replica, compiled once."""
 
@@ -69,7 +83,8 @@ def fit(model, strategy, dataset, *, epochs: int, initial_epoch: int, steps_per_
                     break
             logs = {name: float(value) for name, value in logs.items()}
             if validation_data is not None:
-                logs.update({f"val_{name}": value for name, value in _evaluate(model, strategy, validation_data).items()})
+                validation = _evaluate(model, strategy, validation_data)
+                logs.update({f"val_{name}": value for name, value in validation.items()})
             callbacks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break

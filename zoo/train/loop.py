@@ -42,6 +42,7 @@ class RunResult:
     history: dict = field(default_factory=dict)
     train_seconds: float = 0.0
     export_dir: Path | None = None
+    chief: bool = True  # False on the workers of a multi-worker run that write nothing
 
 
 def build_model(recipe: Recipe, strategy=None, steps_per_epoch: int = 0):
@@ -141,6 +142,8 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
     if resume and existing:
         state = json.loads((existing / STATE).read_text())
     start = state["epoch"]
+    if t.distribution == "multi_worker":
+        distributed.check_same_start(strategy, start)
     stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
                                       steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
     model = build_model(recipe, strategy, steps_per_epoch=steps)
@@ -177,7 +180,7 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
                       steps_per_epoch=steps, validation_data=validation, callbacks=callbacks, shuffle=False,
                       verbose=verbose)
 
-    result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0))
+    result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0), chief=chief)
     if export and chief:
         result.export_dir = export_model(model, recipe, run_dir / "export", data_dir=data_dir, run_state=state)
     return result
