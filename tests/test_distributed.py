@@ -232,3 +232,15 @@ def test_cpu_devices_must_be_positive_and_set_before_tensorflow_starts(tiny_reci
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     done = zoo_main("train", tiny_recipe, "--strategy", "gpus", "--out", tmp_path / "c")
     assert done.returncode == 2 and "invalid choice: 'gpus'" in done.stderr
+
+
+@pytest.mark.isolated
+def test_xla_under_mirrored_cpu_devices_is_switched_off_in_one_line(tmp_path, data_dir, capsys):
+    """keras-team/keras#19005: XLA fails under MirroredStrategy over CPU devices; the run says so and trains."""
+    runtime.split_cpu(2)
+    recipe = tiny("autoencoder", "train.distribution='mirrored'", "train.jit_compile=true", "train.deterministic=false")
+    result = train(recipe, tmp_path / "run", data_dir=data_dir, export=False, verbose=0)
+    err = capsys.readouterr().err
+    assert "zoo: XLA is off: it fails under mirrored on CPU devices (keras-team/keras#19005)" in err
+    assert result.epochs == 1 and np.isfinite(result.history[-1]["loss"])
+    assert load_recipe(tmp_path / "run" / "recipe.toml").train.jit_compile  # the recipe stays what the user wrote
