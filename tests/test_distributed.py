@@ -87,6 +87,38 @@ def test_mirrored_over_two_devices_trains_as_one_device(family, tmp_path, data_d
     assert_same_weights(one, two, rtol=SLOT_RTOL.get(family, 1e-5))
 
 
+@pytest.mark.isolated
+def test_a_loss_scale_overflow_on_one_replica_skips_the_step_on_all():
+    """Keras's LossScaleOptimizer checks only the first replica's gradients before they are summed; an overflow on
+    the second must still skip the step (weights kept, scale halved) on both, and finite steps must apply."""
+    import keras
+    import tensorflow as tf
+
+    from zoo.models.base import apply_gradients
+
+    runtime.split_cpu(2)
+    strategy = runtime.make_strategy("mirrored")
+    with strategy.scope():
+        weight = keras.Variable(np.ones(3, "float32"), name="w")
+        optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.5), initial_scale=4.0)
+        optimizer.build([weight])
+
+    @tf.function
+    def step(overflow_on_second):
+        def replica_fn():
+            second = tf.distribute.get_replica_context().replica_id_in_sync_group == 1
+            bad = tf.logical_and(second, overflow_on_second)
+            gradient = tf.where(bad, tf.fill([3], float("inf")), tf.ones([3])) * optimizer.scale_loss(1.0)
+            apply_gradients(optimizer, [gradient], [weight])
+        strategy.run(replica_fn)
+
+    step(tf.constant(True))
+    np.testing.assert_array_equal(weight.numpy(), np.ones(3))  # skipped, not inf
+    assert float(optimizer.dynamic_scale.numpy()) == 2.0
+    step(tf.constant(False))  # each replica's gradient is 1 (unscaled), summed over the two: 2
+    np.testing.assert_allclose(weight.numpy(), np.ones(3) - 0.5 * 2.0)
+
+
 # ---------------------------------------------------------------- two worker processes (MultiWorkerMirroredStrategy)
 
 

@@ -29,7 +29,7 @@ from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, average_decay,
-                             copy_weights, replica_rows, update_average)
+                             apply_gradients, copy_weights, replica_rows, update_average)
 
 VALUE_RANGE = (-1.0, 1.0)  # the generator ends in tanh
 PREVIEW_SEED = 0  # the fixed latent batch of every preview grid, so epochs can be compared
@@ -218,7 +218,7 @@ class AdversarialModel(MultiOptimizerModel):
 
     def _update(self, optimizer, variables, losses_fn) -> dict:
         losses, gradients = self._gradients(optimizer, variables, losses_fn)
-        optimizer.apply(gradients, variables)  # a LossScaleOptimizer unscales, and skips non-finite steps
+        apply_gradients(optimizer, gradients, variables)  # a LossScaleOptimizer unscales, and skips non-finite steps
         return losses
 
     def discriminator_gradients(self, real, fake, labels=None, seed=(0, 0)):

@@ -15,7 +15,7 @@ import tensorflow as tf
 from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, apply_gradients
 from zoo.models.registry import register_family
 
 
@@ -107,7 +107,7 @@ class Autoencoder(GenerativeModel):
             loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        apply_gradients(self.optimizer, gradients, self.trainable_variables)
         self.loss_tracker.update_state(per_example)  # this replica's mean; fit averages the replicas
         return {"loss": self.loss_tracker.result()}
 

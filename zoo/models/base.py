@@ -414,6 +414,21 @@ def all_replicas(values) -> tf.Tensor:
     return tf.distribute.get_replica_context().all_gather(values, axis=0)
 
 
+def apply_gradients(optimizer, gradients, variables) -> None:
+    """``optimizer.apply``, with a loss-scale overflow on any replica seen by every replica.
+
+    Keras's LossScaleOptimizer decides to skip a step from the first replica's gradients before they are
+    summed, so an overflow on another replica would reach the weights as inf; marking every replica's
+    gradients non-finite when any is makes all of them skip the step together, as one device would.
+    """
+    if _replica()[1] > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients if g is not None])
+        overflows = tf.distribute.get_replica_context().all_reduce("sum", 1.0 - tf.cast(finite, "float32"))
+        poison = tf.where(overflows > 0.0, float("nan"), 1.0)
+        gradients = [g if g is None else g * tf.cast(poison, g.dtype) for g in gradients]
+    optimizer.apply(gradients, variables)
+
+
 def average_decay(decay: float, step, warmup: bool = True) -> tf.Tensor:
     """The decay of a weight average after update ``step`` (0-based): ``decay``, or with ``warmup``
     ``min(decay, (1 + n) / (10 + n))``, so the first averages forget the initial weights quickly."""

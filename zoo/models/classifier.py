@@ -18,7 +18,7 @@ from keras import layers
 
 from zoo.schema import spec
 from zoo.errors import RecipeError
-from zoo.models.base import Capability, Endpoint, GenerativeModel, TensorInfo, replica_rows
+from zoo.models.base import Capability, Endpoint, GenerativeModel, TensorInfo, apply_gradients, replica_rows
 from zoo.models.registry import register_family
 
 
@@ -144,7 +144,7 @@ class Classifier(GenerativeModel):
             loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        apply_gradients(self.optimizer, gradients, self.trainable_variables)
         self.loss_tracker.update_state(per_example)
         self.accuracy_tracker.update_state(correct)
         return {m.name: m.result() for m in self.metrics}

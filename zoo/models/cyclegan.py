@@ -37,7 +37,8 @@ from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.adversarial import VALUE_RANGE, AdversarialModel
-from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, all_replicas, own_rows
+from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, MultiOptimizerModel, TensorInfo, all_replicas,
+                             apply_gradients, own_rows)
 from zoo.models.registry import register_family
 
 DIRECTIONS = ("a2b", "b2a")
@@ -300,7 +301,7 @@ class CycleGAN(MultiOptimizerModel):
         with tf.GradientTape() as tape:
             losses = losses_fn()
             scaled_loss = optimizer.scale_loss(losses["loss"])  # a LossScaleOptimizer multiplies by its scale
-        optimizer.apply(tape.gradient(scaled_loss, variables), variables)  # ... and unscales here
+        apply_gradients(optimizer, tape.gradient(scaled_loss, variables), variables)  # ... and unscales here
         return losses
 
     def train_step(self, data):

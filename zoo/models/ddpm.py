@@ -25,7 +25,7 @@ from zoo.schema import spec
 from zoo.diffusion import PREDICTION_TYPES, SAMPLERS, SCHEDULES, SPACINGS, VARIANCES, NoiseSchedule, SamplerSettings, compile_sampler
 from zoo.errors import InputShapeError, RecipeError
 from zoo.models.base import (IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, average_decay, copy_weights,
-                             update_average, replica_rows)
+                             apply_gradients, update_average, replica_rows)
 from zoo.models.registry import register_family
 
 VALUE_RANGE = (-1.0, 1.0)  # the forward process mixes images with unit Gaussian noise
@@ -159,7 +159,7 @@ class DDPM(GenerativeModel):
             loss = tf.nn.compute_average_loss(per_example)  # over the global batch, for tf.distribute
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.network.trainable_variables)
-        self.optimizer.apply(gradients, self.network.trainable_variables)
+        apply_gradients(self.optimizer, gradients, self.network.trainable_variables)
         self.update_ema(step)
         self.train_steps.assign_add(1)
         self.loss_tracker.update_state(per_example)

@@ -22,7 +22,7 @@ import tensorflow_probability as tfp
 from zoo.nets import blocks
 from zoo.schema import spec
 from zoo.errors import InputShapeError, RecipeError
-from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, replica_rows
+from zoo.models.base import IMAGE_POSTPROCESS, Capability, Endpoint, GenerativeModel, TensorInfo, apply_gradients, replica_rows
 from zoo.models.registry import register_family
 
 tfd = tfp.distributions
@@ -253,7 +253,7 @@ class VAE(GenerativeModel):
             loss = tf.nn.compute_average_loss(objective)  # over the global batch, for tf.distribute
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        apply_gradients(self.optimizer, gradients, self.trainable_variables)
         return self._track(objective, terms)
 
     def test_step(self, data):
