@@ -184,12 +184,15 @@ num_examples = 5
 """
 
 
-@pytest.mark.parametrize("family", ["vae", "cvae", "cvae-label-maps"])
+@pytest.mark.parametrize("family", ["vae", "cvae", "cvae-label-maps", "vae-class-prior", "cvae-class-prior"])
 def test_exports_round_trip(family, tmp_path, data_dir):
-    text = TINY_CVAE if family != "vae" else TINY_CVAE.replace('"cvae"', '"vae"').replace("labels = true\n", "")
+    text = TINY_CVAE if not family.startswith("vae") else TINY_CVAE.replace('"cvae"', '"vae"').replace("labels = true\n", "")
     if family == "cvae-label-maps":  # the label also beside every decoder stage
         text = text.replace("binarize = true\n", "binarize = true\nlabel_maps = true\n")
-        family = "cvae"
+    class_prior = family.endswith("class-prior")
+    if class_prior:  # Gaussians per class fitted after the epoch, shipped in model.keras and prior.json
+        text = text.replace("binarize = true\n", 'binarize = true\nprior = "class_gaussians"\n')
+    family = family.split("-")[0]
     (tmp_path / "tiny.toml").write_text(text)
     result = train(load_recipe(tmp_path / "tiny.toml"), tmp_path / "run", data_dir=data_dir, verbose=0)
     folder = result.export_dir
@@ -210,8 +213,19 @@ def test_exports_round_trip(family, tmp_path, data_dir):
     np.testing.assert_allclose(model.decode(examples["z"], labels).numpy(), examples["decode.images"], atol=1e-5)
 
     saved = tf.saved_model.load(str(folder / "saved_model"))
-    got = saved.signatures["generate"](z=tf.constant(examples["z"]), **{k: tf.constant(v) for k, v in extra.items()})
+    generate_extra = dict(extra, **({"component": examples["component"]} if class_prior and family == "vae" else {}))
+    got = saved.signatures["generate"](z=tf.constant(examples["z"]), **{k: tf.constant(v) for k, v in generate_extra.items()})
     np.testing.assert_allclose(got["images"].numpy(), examples["generate.images"], atol=1e-4)
+    assert model.fits_prior == class_prior and (folder / "prior.json").is_file() == class_prior
+    if class_prior:  # the fit is in the model: generate maps N(0, I) draws through it, decode does not
+        prior = json.loads((folder / "prior.json").read_text())
+        np.testing.assert_allclose(prior["loc"], model.prior_loc.numpy(), atol=1e-6)
+        assert np.abs(model.prior_loc.numpy()).max() > 0.01  # fitted, not the initial N(0, I)
+        assert np.abs(examples["generate.images"] - examples["decode.images"]).max() > 1e-3
+        k = generate_extra.get("labels", generate_extra.get("component"))
+        z = np.asarray(prior["loc"])[k] + np.einsum("nij,nj->ni", np.asarray(prior["scale_tril"])[k], examples["z"])
+        np.testing.assert_allclose(model.decode(z.astype("float32"), labels).numpy(), examples["generate.images"],
+                                   atol=1e-4)
     decoder = ort.InferenceSession(str(folder / "decoder.onnx"))
     assert [i.name for i in decoder.get_inputs()] == ["z"] + list(extra)
     np.testing.assert_allclose(decoder.run(None, {"z": examples["z"], **extra})[0], examples["decode.images"], atol=1e-4)
@@ -255,3 +269,26 @@ def test_resume_draws_the_same_noise_as_an_uninterrupted_run(tmp_path, data_dir)
     assert a.keys() == b.keys() and len(a) > 10
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_class_prior_matches_the_posterior_draws_of_each_class(trained_vae, mnist):
+    """fit_prior moment-matches one Gaussian per class; sampling picks classes by their weights; the IWAE bound
+    under the fitted prior is finite and the KL of training still pulls toward N(0, I)."""
+    train_x, train_y = mnist[0][:3000], mnist[1][:3000]
+    model = VAE(latent_dim=16, filters=(16, 32), binarize=True, prior="class_gaussians")
+    for net in ("encoder", "decoder"):  # the trained networks; the prior is fitted below
+        getattr(model, net).set_weights(getattr(trained_vae, net).get_weights())
+    model.fit_prior(train_x, train_y, seed=3)
+    means = trained_vae.encode(train_x).mean.numpy()
+    for k in (0, 7):
+        np.testing.assert_allclose(model.prior_loc.numpy()[k], means[train_y == k].mean(0), atol=0.1)
+        cov = model.prior_scale_tril.numpy()[k] @ model.prior_scale_tril.numpy()[k].T
+        assert np.all(np.diag(cov) >= means[train_y == k].var(0) * 0.9)  # draws add the posterior's own variance
+    np.testing.assert_allclose(model.prior_weights.numpy(), np.bincount(train_y, minlength=10) / 3000, atol=1e-6)
+    counts = np.bincount(model._components(4000, 0, None).numpy(), minlength=10) / 4000
+    np.testing.assert_allclose(counts, model.prior_weights.numpy(), atol=0.03)
+    assert np.all(np.isfinite(model.log_likelihood(mnist[2][:50], k=5).numpy()))
+    np.testing.assert_allclose(model.kl_per_dimension(mnist[2][:50]), trained_vae.kl_per_dimension(mnist[2][:50]),
+                               rtol=1e-5)
+    with pytest.raises(InputShapeError, match="one label"):
+        model.fit_prior(train_x[:10], np.full(10, 10))

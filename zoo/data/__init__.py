@@ -2,9 +2,10 @@
 ``tf.data`` pipelines (``pipeline``), and the files a user hands to the CLI (``inputs``)."""
 
 from zoo.data.inputs import read_images, read_named_images
-from zoo.data.pipeline import describe, distribute, domain_configs, eval_dataset, example_batch, train_stream
+from zoo.data.pipeline import (describe, distribute, domain_configs, eval_dataset, example_batch, labelled_images,
+                               train_stream)
 from zoo.data.preprocess import augment, preprocess
 from zoo.data.sources import Source, data_dirs, load_split
 
 __all__ = ["Source", "augment", "data_dirs", "describe", "distribute", "domain_configs", "eval_dataset", "example_batch",
-           "load_split", "preprocess", "read_images", "read_named_images", "train_stream"]
+           "labelled_images", "load_split", "preprocess", "read_images", "read_named_images", "train_stream"]

@@ -245,3 +245,17 @@ def example_batch(cfg: DataConfig, n: int, *, data_dir=None, split: str | None =
     if len(images) == 0:
         raise DataError(f"{source.description} is empty; choose another split")
     return preprocess(images, cfg).numpy(), labels
+
+
+def labelled_images(cfg: DataConfig, split: str, n: int, *, seed: int = 0, data_dir=None):
+    """``n`` images of ``split`` (all when it is smaller), a seeded random subset in file order, preprocessed:
+    (float32 images, int32 labels or None, the source's description). A streamed source gives its first ``n``."""
+    source = load_split(cfg, split, data_dir)
+    if not source.in_memory:
+        images, labels = example_batch(cfg, n, data_dir=data_dir, split=split)
+        return images, labels, source.description
+    count = min(n, source.size)
+    index = np.sort(np.random.default_rng(seed).choice(source.size, count, replace=False))
+    images = np.concatenate([preprocess(source.images[index[i:i + 1000]], cfg).numpy() for i in range(0, count, 1000)])
+    labels = None if source.labels is None else source.labels[index].astype("int32")
+    return images, labels, source.description

@@ -55,16 +55,7 @@ class Evaluator:
 
     def real_images(self, cfg, split: str, n: int, seed: int):
         """``n`` images of ``split`` (all when it is smaller), a seeded random subset, preprocessed; (images, labels, description)."""
-        source = data.load_split(cfg, split, self.data_dir)
-        if not source.in_memory:
-            images, labels = data.example_batch(cfg, n, data_dir=self.data_dir, split=split)
-            return images, labels, source.description
-        count = min(n, source.size)
-        index = np.sort(np.random.default_rng(seed).choice(source.size, count, replace=False))
-        images = np.concatenate([data.preprocess(source.images[index[i:i + 1000]], cfg).numpy()
-                                 for i in range(0, count, 1000)])
-        labels = None if source.labels is None else source.labels[index].astype("int32")
-        return images, labels, source.description
+        return data.labelled_images(cfg, split, n, seed=seed, data_dir=self.data_dir)
 
     def count(self, *sizes) -> int:
         n = min(self.num_samples, *sizes)

@@ -83,8 +83,9 @@ class TensorInfo:
         if self.kind == "image":
             low, high = self.value_range or (0.0, 1.0)
             return rng.uniform(low, high, shape).astype(self.dtype)
-        if self.kind == "label":
-            return rng.integers(0, num_classes, shape).astype(self.dtype)
+        if self.kind == "label":  # class ids: in value_range when it is given, else in [0, num_classes)
+            low, high = self.value_range or (0, num_classes - 1)
+            return rng.integers(int(low), int(high) + 1, shape).astype(self.dtype)
         if self.kind == "timestep":  # integers over the whole value_range, both ends included
             low, high = self.value_range
             return rng.integers(int(low), int(high) + 1, shape).astype(self.dtype)
@@ -250,6 +251,15 @@ class GenerativeModel(keras.Model):
     def num_classes(self) -> int:
         """Classes a conditional model takes as labels; 0 for an unconditional one."""
         return 0
+
+    @property
+    def fits_prior(self) -> bool:
+        """Whether the model fits a density to its training images' latent codes after each epoch (``fit_prior``)."""
+        return False
+
+    def fit_prior(self, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> None:
+        """Fit the latent density to the (preprocessed) training images and their class labels."""
+        raise NotImplementedError
 
     def step_seed(self, stream: int, step) -> tf.Tensor:
         """A stateless seed for noise ``stream`` of training step ``step``, the same on every replica.

@@ -6,10 +6,17 @@ Bernoulli, continuous Bernoulli or Normal likelihood from the decoder, all as
 (ELBO) with reparameterized samples. ``beta`` scales the KL term (Higgins et al. 2017);
 a capacity C rising linearly to ``c_max`` turns it into beta * |KL - C| (Burgess et al.
 2018). ``log_likelihood`` is the importance-weighted bound of Burda et al. (2016).
+
+Training always regularizes toward N(0, I), but the aggregate posterior of a trained VAE fills only part
+of that prior, so decoded prior draws land off the data. With ``prior = "class_gaussians"`` the model
+fits, after each epoch, one full-covariance Gaussian per class to posterior draws of the training images
+(an ex-post density estimate, Ghosh et al. 2020) and uses it to sample and to score: a CVAE draws from
+its label's Gaussian, a VAE from their mixture weighted by class frequency.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -28,6 +35,8 @@ from zoo.models.registry import register_family
 tfd = tfp.distributions
 
 MIN_SCALE = 1e-4  # floor on every predicted standard deviation
+PRIORS = ("standard", "class_gaussians")
+PRIOR_JITTER = 1e-5  # added to each fitted covariance's diagonal, so its Cholesky factor exists
 ACTIVE_VARIANCE = 0.01  # a unit is active when Var_x(E_q[z_i]) exceeds this (Burda et al. 2016)
 
 
@@ -45,6 +54,9 @@ class VAEConfig:
     beta: float = spec(1.0, min=0.0, help="weight of the KL term (beta-VAE); 1 is the plain VAE")
     c_max: float = spec(0.0, min=0.0, help="capacity target in nats for beta * |KL - C| (0 = off)")
     c_steps: int = spec(0, min=0, help="training steps over which C rises linearly from 0 to c_max")
+    prior: str = spec("standard", choices=PRIORS,
+                      help="p(z) to sample and score with: N(0, I), or Gaussians per class fitted after each epoch")
+    prior_classes: int = spec(10, min=1, help="classes of the data, for prior = \"class_gaussians\" (a CVAE: num_classes)")
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,7 @@ class VAE(GenerativeModel):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=16, architecture="conv", filters=(32, 64),
                  hidden_units=(512, 256), likelihood="bernoulli", binarize=False, normal_scale=0.0, beta=1.0,
                  c_max=0.0, c_steps=0, value_range=(0.0, 1.0), num_classes=0, label_embedding=0, label_maps=False,
-                 seed=0, **kwargs):
+                 prior="standard", prior_classes=10, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.latent_dim = int(latent_dim)
@@ -97,6 +109,10 @@ class VAE(GenerativeModel):
         self.value_range = tuple(float(v) for v in value_range)
         self.conditional_classes, self.label_embedding = int(num_classes), int(label_embedding)
         self.label_maps = bool(label_maps)
+        if prior not in PRIORS:
+            raise RecipeError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        self.prior_name = prior
+        self.prior_classes = self.conditional_classes or int(prior_classes)
         self.seed = int(seed)
         # The encoder outputs the posterior's location and (pre-softplus) scale: 2 * latent_dim numbers.
         self.encoder, self.decoder = blocks.encoder_decoder(
@@ -106,6 +122,15 @@ class VAE(GenerativeModel):
         if likelihood == "normal" and self.normal_scale == 0.0:
             self.pixel_scale = self.add_weight(shape=self.image_shape, initializer="zeros", name="pixel_scale",
                                                dtype="float32")
+        if self.fits_prior:  # N(0, I) for each class until the first fit
+            d, c = self.latent_dim, self.prior_classes
+            self.prior_loc = self.add_weight(shape=(c, d), initializer="zeros", trainable=False, name="prior_loc",
+                                             dtype="float32")
+            self.prior_scale_tril = self.add_weight(shape=(c, d, d), trainable=False, name="prior_scale_tril",
+                                                    initializer=lambda shape, dtype=None: tf.eye(d, batch_shape=(c,)),
+                                                    dtype="float32")
+            self.prior_weights = self.add_weight(shape=(c,), initializer=keras.initializers.Constant(1.0 / c),
+                                                 trainable=False, name="prior_weights", dtype="float32")
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -131,7 +156,8 @@ class VAE(GenerativeModel):
         return dict(image_shape=(*d.image_size, d.channels), latent_dim=m.latent_dim, architecture=m.architecture,
                     filters=m.filters, hidden_units=m.hidden_units, likelihood=m.likelihood, binarize=m.binarize,
                     normal_scale=m.normal_scale, beta=m.beta, c_max=m.c_max, c_steps=m.c_steps,
-                    value_range=d.value_range, seed=recipe.train.seed, name=recipe.name.replace("-", "_"))
+                    value_range=d.value_range, prior=m.prior, prior_classes=m.prior_classes, seed=recipe.train.seed,
+                    name=recipe.name.replace("-", "_"))
 
     @classmethod
     def from_recipe(cls, recipe) -> "VAE":
@@ -143,6 +169,8 @@ class VAE(GenerativeModel):
                       filters=list(self.filters), hidden_units=list(self.hidden_units), likelihood=self.likelihood_name,
                       binarize=self.binarize, normal_scale=self.normal_scale, beta=self.beta, c_max=self.c_max,
                       c_steps=self.c_steps, value_range=list(self.value_range), seed=self.seed)
+        if self.fits_prior:  # only when set, so configs saved before the option existed stay as they were
+            config.update(prior=self.prior_name, prior_classes=self.prior_classes)
         if self.conditional_classes:
             config.update(num_classes=self.conditional_classes, label_embedding=self.label_embedding)
             if self.label_maps:  # only when set, so configs saved before the option existed stay as they were
@@ -167,10 +195,54 @@ class VAE(GenerativeModel):
         loc, raw_scale = tf.split(out, 2, axis=-1)
         return tfd.Independent(tfd.Normal(loc, tf.nn.softplus(raw_scale) + MIN_SCALE), reinterpreted_batch_ndims=1)
 
-    def prior(self) -> tfd.Distribution:
-        """p(z): a standard normal."""
+    def standard_prior(self) -> tfd.Distribution:
+        """N(0, I): the prior the KL term of training pulls every posterior toward."""
         zeros = tf.zeros((self.latent_dim,), "float32")
         return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=1)
+
+    @property
+    def fits_prior(self) -> bool:
+        return self.prior_name == "class_gaussians"
+
+    def prior(self, labels=None) -> tfd.Distribution:
+        """p(z) (p(z | label) in a CVAE) for sampling and likelihoods: N(0, I), or the fitted class Gaussians."""
+        if not self.fits_prior:
+            return self.standard_prior()
+        if self.conditional_classes:
+            return tfd.MultivariateNormalTriL(tf.gather(self.prior_loc, labels), tf.gather(self.prior_scale_tril, labels))
+        return tfd.MixtureSameFamily(tfd.Categorical(probs=self.prior_weights),
+                                     tfd.MultivariateNormalTriL(self.prior_loc, self.prior_scale_tril))
+
+    def _prior_latent(self, noise, components):
+        """z from N(0, I) ``noise``: itself under the standard prior, else loc + L noise of each row's class Gaussian."""
+        if not self.fits_prior:
+            return noise
+        return tf.gather(self.prior_loc, components) + tf.linalg.matvec(tf.gather(self.prior_scale_tril, components), noise)
+
+    def fit_prior(self, images, labels, seed: int = 0, batch_size: int = 500) -> None:
+        """Moment-match one full-covariance Gaussian per class to one posterior draw z ~ q(z|x) per training image,
+        weighting the classes by their frequency; a class without images keeps N(0, I) and weight 0."""
+        labels = np.asarray(labels, "int64")
+        if len(labels) != len(images) or labels.min() < 0 or labels.max() >= self.prior_classes:
+            raise InputShapeError(f"fitting the prior needs one label in [0, {self.prior_classes}) per image")
+        draws = []
+        for start in range(0, len(images), batch_size):
+            x = self.check_images(images[start:start + batch_size], self.image_shape)
+            y = tf.constant(labels[start:start + batch_size], "int32") if self.conditional_classes else None
+            mean, stddev = self.compiled_method("_posterior_moments")(x, y)
+            noise = tf.random.stateless_normal(tf.shape(mean), seed=tf.constant([seed, start], "int32"))
+            draws.append((mean + stddev * noise).numpy().astype("float64"))
+        z = np.concatenate(draws)
+        d, c = self.latent_dim, self.prior_classes
+        loc, tril, counts = np.zeros((c, d)), np.tile(np.eye(d), (c, 1, 1)), np.bincount(labels, minlength=c)
+        for k in np.flatnonzero(counts):
+            points = z[labels == k]
+            loc[k] = points.mean(axis=0)
+            cov = np.cov(points, rowvar=False) if len(points) > 1 else np.zeros((d, d))
+            tril[k] = np.linalg.cholesky(cov + PRIOR_JITTER * np.eye(d))
+        self.prior_loc.assign(loc.astype("float32"))
+        self.prior_scale_tril.assign(tril.astype("float32"))
+        self.prior_weights.assign((counts / counts.sum()).astype("float32"))
 
     def likelihood(self, z, labels=None, training=False) -> tfd.Distribution:
         """p(x|z), independent over pixels; network outputs are cast to float32 before it is built."""
@@ -226,7 +298,7 @@ class VAE(GenerativeModel):
         eps = replica_rows(lambda m: tf.random.stateless_normal((m, self.latent_dim), seed=seed), tf.shape(targets)[0])
         z = q.mean() + q.stddev() * eps
         reconstruction = -self.likelihood(z, labels, training=training).log_prob(targets)
-        kl_per_dim = tfd.kl_divergence(q.distribution, self.prior().distribution)  # analytic, Normal vs Normal
+        kl_per_dim = tfd.kl_divergence(q.distribution, self.standard_prior().distribution)  # analytic, Normal vs Normal
         return ELBOTerms(reconstruction, kl_per_dim, q.mean())
 
     def _objective(self, reconstruction, kl):
@@ -295,10 +367,20 @@ class VAE(GenerativeModel):
 
     def sample(self, n: int, seed: int = 0, labels=None) -> tf.Tensor:
         """``n`` new images: z from the prior, decoded. A conditional VAE cycles through the classes unless given labels."""
-        z = self.prior().sample(n, seed=tf.constant([seed, 0], "int32"))
+        noise = self.standard_prior().sample(n, seed=tf.constant([seed, 0], "int32"))
         if self.conditional_classes and labels is None:
             labels = np.arange(n) % self.conditional_classes
-        return self.decode(z, labels)
+        labels = self._check_labels(labels, n)
+        return self.compiled_method("_generate")(noise, labels, self._components(n, seed, labels))
+
+    def _components(self, n: int, seed: int, labels):
+        """Which class Gaussian each of ``n`` draws comes from: the label in a CVAE, by class frequency in a VAE."""
+        if not self.fits_prior or self.conditional_classes:
+            return labels
+        return tfd.Categorical(probs=self.prior_weights, dtype=tf.int32).sample(n, seed=tf.constant([seed, 1], "int32"))
+
+    def _generate(self, noise, labels=None, components=None):
+        return self._pixels(self._prior_latent(noise, components), labels)
 
     def interpolate(self, x_a, x_b, steps: int = 8, labels=None) -> tf.Tensor:
         """Images along the straight line between the posterior means of ``x_a`` and ``x_b`` (single images)."""
@@ -323,9 +405,9 @@ class VAE(GenerativeModel):
         return int(np.sum(np.var(self.encode(images, labels).mean.numpy(), axis=0) > ACTIVE_VARIANCE))
 
     def kl_per_dimension(self, images, labels=None) -> np.ndarray:
-        """Average KL of each latent dimension over ``images``: near 0 for inactive (collapsed) units."""
+        """Average KL of each latent dimension from N(0, I) over ``images``: near 0 for inactive (collapsed) units."""
         q = self.encode(images, labels).distribution
-        return tf.reduce_mean(tfd.kl_divergence(q.distribution, self.prior().distribution), axis=0).numpy()
+        return tf.reduce_mean(tfd.kl_divergence(q.distribution, self.standard_prior().distribution), axis=0).numpy()
 
     def _log_weights(self, images, labels, samples, seed):
         """log p(x, z_s) - log q(z_s|x) for ``samples`` draws z_s ~ q(z|x): shape (samples, batch)."""
@@ -336,7 +418,7 @@ class VAE(GenerativeModel):
         flat_x = tf.tile(images, (samples, 1, 1, 1))
         flat_labels = None if labels is None else tf.tile(labels, (samples,))
         log_px = tf.reshape(self.likelihood(flat_z, flat_labels).log_prob(flat_x), (samples, batch))
-        return log_px + self.prior().log_prob(z) - q.log_prob(z)
+        return log_px + self.prior(labels).log_prob(z) - q.log_prob(z)
 
     def log_likelihood(self, images, k: int = 1, labels=None, seed: int = 0, chunk: int = 100) -> tf.Tensor:
         """The importance-weighted bound on log p(x) with ``k`` samples, per example (k = 1 is the ELBO).
@@ -363,13 +445,24 @@ class VAE(GenerativeModel):
         images_out = TensorInfo("images", shape, value_range=self.value_range,
                                 postprocess=IMAGE_POSTPROCESS[self.value_range],
                                 description="the mean of p(x|z)")
-        z = TensorInfo("z", (None, self.latent_dim), kind="latent", description="latent code; N(0, I) draws for new images")
+        z = TensorInfo("z", (None, self.latent_dim), kind="latent", description="latent code")
+        noise = TensorInfo("z", (None, self.latent_dim), kind="latent",
+                           description="N(0, I) draws" + (", mapped by the class Gaussians of prior.json" if self.fits_prior else ""))
+        component = (TensorInfo("component", (None,), dtype="int32", kind="label", value_range=(0, self.prior_classes - 1),
+                                description="the prior's class Gaussian, drawn with the weights of prior.json"),
+                     ) if self.fits_prior and not self.conditional_classes else ()
         mean = TensorInfo("mean", (None, self.latent_dim), kind="latent", description="mean of q(z|x)")
         stddev = TensorInfo("stddev", (None, self.latent_dim), kind="latent", description="stddev of q(z|x)")
         labels = (TensorInfo("labels", (None,), dtype="int32", kind="label",
                              description=f"class ids in [0, {self.conditional_classes})"),) if self.conditional_classes else ()
 
-        def generate(z, labels=None):
+        def generate(z, labels=None):  # a CVAE's label also picks its class Gaussian
+            return {"images": self._generate(z, labels, labels)}
+
+        def generate_from_component(z, component):  # a VAE's class Gaussian, drawn by the caller
+            return {"images": self._generate(z, None, component)}
+
+        def decode(z, labels=None):
             return {"images": self._pixels(z, labels)}
 
         def encode(images, labels=None):
@@ -380,10 +473,11 @@ class VAE(GenerativeModel):
             return {"images": self._pixels(self.posterior(images, labels).mean(), labels)}
 
         return [  # the first one is also the SavedModel's serving_default
-            Endpoint("generate", generate, (z, *labels), (images_out,), description="latent codes -> images"),
+            Endpoint("generate", generate_from_component if component else generate, (noise, *labels, *component), (images_out,),
+                     description="N(0, I) draws -> new images" + (" (through the fitted prior)" if self.fits_prior else "")),
             Endpoint("encode", encode, (images_in, *labels), (mean, stddev), onnx="encoder",
                      description="images -> posterior mean and stddev"),
-            Endpoint("decode", generate, (z, *labels), (images_out,), onnx="decoder", description="latent codes -> images"),
+            Endpoint("decode", decode, (z, *labels), (images_out,), onnx="decoder", description="latent codes -> images"),
             Endpoint("reconstruct", reconstruct, (images_in, *labels), (images_out,),
                      description="images -> decoded posterior means"),
         ]
@@ -393,7 +487,20 @@ class VAE(GenerativeModel):
         inputs = {"images": images, "z": self.encode(images, labels).mean.numpy()}
         if self.conditional_classes:
             inputs["labels"] = np.asarray(labels, "int32")
+        elif self.fits_prior:
+            inputs["component"] = np.arange(len(images), dtype="int32") % self.prior_classes
         return inputs
+
+    def artifact_files(self) -> dict[str, bytes]:
+        """``prior.json`` for a fitted prior: what another runtime needs to draw z (loc + scale_tril @ noise)."""
+        if not self.fits_prior:
+            return {}
+        prior = {"kind": self.prior_name, "latent_dim": self.latent_dim, "classes": self.prior_classes,
+                 "conditional": bool(self.conditional_classes),
+                 "draw": "pick class k (the label, or by weights), noise ~ N(0, I), z = loc[k] + scale_tril[k] @ noise",
+                 "loc": self.prior_loc.numpy().tolist(), "scale_tril": self.prior_scale_tril.numpy().tolist(),
+                 "weights": self.prior_weights.numpy().tolist()}
+        return {"prior.json": json.dumps(prior).encode()}
 
     def preview(self, images, labels=None) -> np.ndarray:
         """Originals, their reconstructions, then samples from a fixed seed (8 per row)."""
@@ -405,7 +512,8 @@ class VAE(GenerativeModel):
 
 @register_family
 class ConditionalVAE(VAE):
-    """A VAE whose encoder and decoder both see the class label (Sohn et al. 2015); the prior stays N(0, I)."""
+    """A VAE whose encoder and decoder both see the class label (Sohn et al. 2015). Its prior is N(0, I), or with
+    ``prior = "class_gaussians"`` p(z | label), the label's Gaussian fitted after each epoch."""
 
     family = "cvae"
     capabilities = VAE.capabilities | {Capability.CONDITIONAL}

@@ -36,6 +36,19 @@ class StopOnNonFinite(keras.callbacks.Callback):
                     "then run again (with --resume to continue from the checkpoint)")
 
 
+class FitPrior(keras.callbacks.Callback):
+    """After each epoch, fit the model's latent density to the training images (``model.fit_prior``), before the
+    checkpoint and the preview, so that both hold it. Seeded by the epoch, so a resumed run fits what an uninterrupted
+    one would."""
+
+    def __init__(self, images, labels, seed: int):
+        super().__init__()
+        self.images, self.labels, self.seed = images, labels, seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.fit_prior(self.images, self.labels, seed=self.seed * 1000 + epoch)
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Write a checkpoint every ``every`` epochs and after the last one."""
 

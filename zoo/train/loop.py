@@ -30,7 +30,7 @@ from zoo.config import Recipe, load_recipe
 from zoo.errors import TrainingError
 from zoo.models import get_family
 from zoo.train import distributed
-from zoo.train.callbacks import Checkpointer, PreviewGrid, StopOnNonFinite
+from zoo.train.callbacks import Checkpointer, FitPrior, PreviewGrid, StopOnNonFinite
 from zoo.train.checkpoints import STATE, WEIGHTS, latest_checkpoint, remove_stale
 
 
@@ -75,6 +75,21 @@ def restore(run_dir, checkpoint: Path | None = None):
 
 
 # ---------------------------------------------------------------- the run
+
+
+PRIOR_FIT_IMAGES = 60_000  # at most this many training images to fit a latent density to
+
+
+def prior_data(recipe: Recipe, data_dir=None):
+    """The training images and class labels a model's latent density is fitted to (``model.fit_prior``)."""
+    cfg = recipe.data
+    images, labels, description = data.labelled_images(cfg, cfg.split, PRIOR_FIT_IMAGES, seed=recipe.train.seed,
+                                                       data_dir=data_dir)
+    if labels is None:
+        raise TrainingError(f"model.prior = \"{recipe.model.prior}\" in {recipe.source or 'the recipe'} fits one "
+                            f"Gaussian per class, but {description} has no labels; use prior = \"standard\" or data "
+                            "with labels")
+    return images, labels
 
 
 # What a resumed run may change: how long it trains, how often it checkpoints, the learning rates. Anything else
@@ -160,6 +175,8 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
     if start < t.epochs:
         validation = data.eval_dataset(recipe.data, t.batch_size, steps=t.validation_steps, data_dir=data_dir)
         callbacks = [StopOnNonFinite(run_dir)]
+        if model.fits_prior:  # before the checkpoint and the preview, which then hold the fitted prior
+            callbacks.append(FitPrior(*prior_data(recipe, data_dir), seed=t.seed))
         if chief:  # the other workers write nowhere
             preview_images, preview_labels = data.example_batch(recipe.data, 8, data_dir=data_dir)
             callbacks += [
