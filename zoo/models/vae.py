@@ -224,7 +224,8 @@ class VAE(GenerativeModel):
         weighting the classes by their frequency; a class without images keeps N(0, I) and weight 0."""
         labels = np.asarray(labels, "int64")
         if len(labels) != len(images) or labels.min() < 0 or labels.max() >= self.prior_classes:
-            raise InputShapeError(f"fitting the prior needs one label in [0, {self.prior_classes}) per image")
+            raise InputShapeError(f"fitting the prior needs one label in [0, {self.prior_classes}) per image; if the "
+                                  "data has more classes, set model.prior_classes (a CVAE: model.num_classes) to their count")
         draws = []
         for start in range(0, len(images), batch_size):
             x = self.check_images(images[start:start + batch_size], self.image_shape)
