@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo import catalogue, data, images, runtime
-from zoo.artifact import card
+from zoo.artifact import card, index
 from zoo.artifact.export import export_model
 from zoo.artifact.figures import key_metrics
 from zoo.artifact.store import (METADATA, available, check_files, load_examples, load_model, read_metadata, resolve,
@@ -330,6 +330,19 @@ def list_models(markdown: bool = False, zoo_dir=None) -> str:
     header = ("name", "family", "dataset", "parameters", "key metric")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header] + rows)
+
+
+def write_index(root="exported") -> str:
+    """Write ``root/index.json`` (see :mod:`zoo.artifact.index`)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ArtifactError(f"{root} is not a folder; pass the folder that holds the exported models, e.g. exported")
+    path, updated = index.write_index(root)
+    models = len(json.loads(path.read_text())["models"])
+    if not models:
+        raise ArtifactError(f"{root} holds no exported model (no */metadata.json); export one with zoo train or zoo export")
+    note = f"; added capabilities and labels to the metadata of {', '.join(updated)}" if updated else ""
+    return f"wrote {path}: {models} models{note}"
 
 
 def write_card(name, *, show: bool = False, zoo_dir=None) -> str:

@@ -71,6 +71,10 @@ def _list(args) -> str:
     return app.list_models(markdown=args.markdown, zoo_dir=args.zoo_dir)
 
 
+def _index(args) -> str:
+    return app.write_index(args.root)
+
+
 def _card(args) -> str:
     return app.write_card(args.name, show=args.print, zoo_dir=args.zoo_dir)
 
@@ -208,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="the README's model table, with thumbnails")
     _zoo_dir(p)
     p.set_defaults(func=_list)
+
+    p = sub.add_parser("index", help="write DIR/index.json, the list of exported models a web page or another "
+                                     "runtime starts from")
+    p.add_argument("root", nargs="?", default="exported", metavar="DIR", help="the folder of artifacts (default exported)")
+    p.set_defaults(func=_index)
 
     p = _model_command(sub, "card", help="rewrite an exported model's README.md model card from its metadata and metrics")
     p.add_argument("--print", action="store_true", help="print the card instead of writing it")

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from zoo import data, images, runtime
 from zoo.artifact import card
+from zoo.artifact.index import runtime_description
 from zoo.artifact.store import METADATA, file_checksums
 from zoo.config import Recipe
 from zoo.errors import ExportError
@@ -238,6 +239,7 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
                    "max_abs_diff": worst, "by_format": parity},
         "onnx_opset": recipe.export.opset if onnx_files else None,
         "extra_files": sorted(extra_files),
+        **runtime_description(type(model), f32.num_classes, recipe.data.dataset, recipe.data.classes),
     }
     (folder / card.CARD).write_text(card.from_metadata(metadata))
     metadata["files"] = file_checksums(folder)
