@@ -119,6 +119,9 @@ def test_reference_sampler_reproduces_the_tensorflow_sampler_without_tensorflow(
     model = zoo.load(artifact, verify=False)
     noise = np.random.default_rng(0).standard_normal((3, 28, 28, 1)).astype("float32")
     np.save(tmp_path / "noise.npy", noise)
+    # the TensorFlow sampler's per-step noise (stateless, keyed to (seed, step + 1)), fed to the reference's DDPM
+    np.save(tmp_path / "steps.npy", np.stack([tf.random.stateless_normal(noise.shape, seed=[7, i + 1]).numpy()
+                                              for i in range(100)]))
     # The reference runs as a standalone file, so not even the zoo package (which imports TensorFlow) is loaded.
     script = f"""
 import runpy, sys, numpy as np
@@ -127,6 +130,8 @@ sampler = module["ReferenceSampler"]({str(artifact)!r})
 noise = np.load({str(tmp_path / "noise.npy")!r})
 np.save({str(tmp_path / "ref8.npy")!r}, sampler.sample(noise, steps=8))
 np.save({str(tmp_path / "ref20.npy")!r}, sampler.sample(noise, steps=20, spacing="linspace", clip_x0=False))
+steps = np.load({str(tmp_path / "steps.npy")!r})
+np.save({str(tmp_path / "ddpm.npy")!r}, sampler.sample(noise, sampler="ddpm", step_noise=lambda i, shape: steps[i]))
 assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in sys.modules), "TensorFlow was imported"
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -137,6 +142,8 @@ assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in 
     np.testing.assert_allclose(reference8, tf8, atol=1e-3, rtol=0)
     np.testing.assert_allclose(reference20, tf20, atol=1e-3, rtol=0)
     assert np.abs(reference8 - reference20).max() > 1e-2  # the two settings differ: the comparison has teeth
+    tf_ddpm = model.sampler_function(SamplerSettings("ddpm"))(noise, 7).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "ddpm.npy"), tf_ddpm, atol=1e-3, rtol=0)
     generate = tf.saved_model.load(str(artifact / "saved_model")).signatures["generate"]
     np.testing.assert_allclose(generate(noise=noise)["images"].numpy(), reference8, atol=1e-3, rtol=0)
 

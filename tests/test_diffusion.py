@@ -74,12 +74,15 @@ def test_cumulative_alphas_decrease_and_the_endpoints_are_the_papers():
 def test_posterior_constants_are_bayes_rule():
     """q(x_t-1 | x_t, x0) from the two Gaussians q(x_t-1 | x0) and q(x_t | x_t-1) by completing the square."""
     s = NoiseSchedule("cosine", 200)
+    table = {k: v[::-1] for k, v in s.ddpm_table("fixed_small").items()}  # ascending t
+    assert list(table["timesteps"]) == list(range(200))
     ab_prev, alpha, beta = s.alphas_cumprod_prev[1:], s.alphas[1:], s.betas[1:]  # t >= 1: x_t-1 is noisy
     precision = 1.0 / (1.0 - ab_prev) + alpha / beta
-    np.testing.assert_allclose(s.posterior_variance[1:], 1.0 / precision, rtol=1e-9)
-    np.testing.assert_allclose(s.posterior_mean_coef1[1:], np.sqrt(ab_prev) / (1 - ab_prev) / precision, rtol=1e-9)
-    np.testing.assert_allclose(s.posterior_mean_coef2[1:], np.sqrt(alpha) / beta / precision, rtol=1e-9)
-    assert s.posterior_variance[0] == 0 and s.posterior_mean_coef1[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(table["sigma"][1:] ** 2, 1.0 / precision, rtol=1e-9)
+    np.testing.assert_allclose(table["c_x0"][1:], np.sqrt(ab_prev) / (1 - ab_prev) / precision, rtol=1e-9)
+    np.testing.assert_allclose(table["c_xt"][1:], np.sqrt(alpha) / beta / precision, rtol=1e-9)
+    assert table["sigma"][0] == 0 and table["c_x0"][0] == pytest.approx(1.0)
+    np.testing.assert_allclose(s.ddpm_table("fixed_large")["sigma"][:-1], np.sqrt(s.betas[:0:-1]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v"])

@@ -263,6 +263,10 @@ export class ZooModel {
   generateInputs(z, { label, seed = 0 } = {}) {
     const n = z.dims[0];
     const inputs = {};
+    const takesComponent = this.endpoint("generate").inputs.some((i) => i.name === "component");
+    if (label !== undefined && label !== null && !this.can("conditional") && !takesComponent) {
+      throw new ZooError(`${this.name} is not conditional: it takes no label`);
+    }
     for (const info of this.endpoint("generate").inputs) {
       if (info.kind === "latent") inputs[info.name] = z;
       else if (info.name === "component") {

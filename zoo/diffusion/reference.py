@@ -1,4 +1,4 @@
-"""A DDIM sampler written with numpy and onnxruntime only: the specification other runtimes can follow.
+"""DDIM and DDPM samplers written with numpy and onnxruntime only: the specification other runtimes can follow.
 
 It reads an exported DDPM artifact's ``schedule.json`` (T, schedule, prediction type, betas,
 cumulative alphas) and runs its ``denoiser.onnx`` (inputs ``x_t`` float32 ``(N, H, W, C)`` and
@@ -34,6 +34,8 @@ import numpy as np
 
 SPACINGS = ("linspace", "trailing")
 PREDICTION_TYPES = ("epsilon", "v")
+VARIANCES = ("fixed_small", "fixed_large")
+SAMPLERS = ("ddim", "ddpm")
 
 
 def ddim_timesteps(num_timesteps: int, steps: int, spacing: str = "trailing") -> np.ndarray:
@@ -78,6 +80,27 @@ def ddim_coefficients(alphas_cumprod, timesteps, eta: float = 0.0) -> dict[str, 
             "c_xt": direction / sqrt_one_minus_ab, "sigma": sigma}
 
 
+def ddpm_coefficients(betas, alphas_cumprod, variance: str = "fixed_small") -> dict[str, np.ndarray]:
+    """Per-step float64 tables of DDPM ancestral sampling (Ho et al. 2020) over every t, T-1 down to 0.
+
+    The posterior ``q(x_{t-1} | x_t, x_0)`` has mean ``c_x0 x0 + c_xt x_t`` (their eqs. 6-7); its noise is the
+    posterior variance (``fixed_small``) or beta_t (``fixed_large``), and none at t = 0, so the last step returns
+    the posterior mean, which is the predicted x0 there.
+    """
+    if variance not in VARIANCES:
+        raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
+    betas = np.asarray(betas, np.float64)
+    ab = np.asarray(alphas_cumprod, np.float64)
+    ab_prev = np.append(1.0, ab[:-1])
+    t = np.arange(len(betas) - 1, -1, -1)
+    var = (betas * (1.0 - ab_prev) / (1.0 - ab)) if variance == "fixed_small" else betas
+    sigma = np.sqrt(var[t])
+    sigma[t == 0] = 0.0
+    return {"timesteps": t, "sqrt_ab": np.sqrt(ab[t]), "sqrt_one_minus_ab": np.sqrt(1.0 - ab[t]),
+            "c_x0": (betas * np.sqrt(ab_prev) / (1.0 - ab))[t],
+            "c_xt": ((1.0 - ab_prev) * np.sqrt(1.0 - betas) / (1.0 - ab))[t], "sigma": sigma}
+
+
 def predicted_x0(prediction, x_t, sqrt_ab, sqrt_one_minus_ab, prediction_type: str):
     """``x0`` from the network's prediction of ``eps`` (Ho et al. 2020) or ``v`` (Salimans & Ho 2022).
 
@@ -102,14 +125,15 @@ def load_schedule(folder) -> dict:
 
 
 class ReferenceSampler:
-    """DDIM over an artifact's ``denoiser.onnx``, driven by its ``schedule.json``."""
+    """DDIM over an artifact's ``denoiser.onnx`` (or another file with its inputs and outputs, such as its
+    ``denoiser.fp16.onnx`` variant: ``denoiser``, a path or a name in the folder), driven by its ``schedule.json``."""
 
-    def __init__(self, folder, providers=("CPUExecutionProvider",)):
+    def __init__(self, folder, providers=("CPUExecutionProvider",), denoiser="denoiser.onnx"):
         import onnxruntime
 
         self.folder = Path(folder)
         self.schedule = load_schedule(self.folder)
-        self.session = onnxruntime.InferenceSession(str(self.folder / "denoiser.onnx"), providers=list(providers))
+        self.session = onnxruntime.InferenceSession(str(self.folder / denoiser), providers=list(providers))
         self.output = self.session.get_outputs()[0].name
 
     def denoise(self, x_t: np.ndarray, t: int) -> np.ndarray:
@@ -118,15 +142,24 @@ class ReferenceSampler:
         return self.session.run([self.output], {"x_t": x_t.astype(np.float32), "t": steps})[0]
 
     def sample(self, noise, steps: int = 50, eta: float = 0.0, spacing: str = "trailing", clip_x0: bool = True,
-               rng: np.random.Generator | None = None) -> np.ndarray:
-        """Images in [-1, 1] from initial ``noise`` ``(N, H, W, C)``.
+               rng: np.random.Generator | None = None, sampler: str = "ddim", variance: str = "fixed_small",
+               step_noise=None) -> np.ndarray:
+        """Images in [-1, 1] from initial ``noise`` ``(N, H, W, C)``: DDIM over ``steps`` (with ``eta``), or DDPM
+        ancestral sampling over all T steps (``steps``, ``eta`` and ``spacing`` unused).
 
-        With ``eta > 0`` the per-step noise comes from ``rng`` (numpy), so only ``eta = 0`` reproduces
-        the TensorFlow sampler exactly; stochastic runs agree in distribution.
+        A stochastic step's noise is ``step_noise(i, shape)`` if given, else drawn from ``rng`` (numpy): only
+        ``eta = 0`` reproduces the TensorFlow sampler exactly; stochastic runs agree in distribution, and feeding
+        the same ``step_noise`` to another implementation (the JavaScript package) reproduces its images.
         """
-        table = ddim_coefficients(self.schedule["alphas_cumprod"],
-                                  ddim_timesteps(self.schedule["num_timesteps"], steps, spacing), eta)
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        if sampler == "ddpm":
+            table = ddpm_coefficients(self.schedule["betas"], self.schedule["alphas_cumprod"], variance)
+        else:
+            table = ddim_coefficients(self.schedule["alphas_cumprod"],
+                                      ddim_timesteps(self.schedule["num_timesteps"], steps, spacing), eta)
         rng = rng or np.random.default_rng(0)
+        step_noise = step_noise or (lambda i, shape: rng.standard_normal(shape))
         x = np.asarray(noise, np.float32)
         for i, t in enumerate(table["timesteps"]):
             x0 = predicted_x0(self.denoise(x, int(t)), x, np.float32(table["sqrt_ab"][i]),
@@ -135,13 +168,14 @@ class ReferenceSampler:
                 x0 = np.clip(x0, -1.0, 1.0)
             x = np.float32(table["c_x0"][i]) * x0 + np.float32(table["c_xt"][i]) * x
             if table["sigma"][i] > 0:
-                x = x + np.float32(table["sigma"][i]) * rng.standard_normal(x.shape).astype(np.float32)
+                x = x + np.float32(table["sigma"][i]) * np.asarray(step_noise(i, x.shape), np.float32)
         return x
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="DDIM samples from an exported ddpm artifact (numpy + onnxruntime)")
     parser.add_argument("artifact", help="the artifact folder (holding schedule.json and denoiser.onnx)")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="ddim", help="ddpm runs all T steps")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--eta", type=float, default=0.0)
     parser.add_argument("--spacing", choices=SPACINGS, default="trailing")
@@ -153,8 +187,9 @@ def main(argv=None) -> None:
     shape = sampler.session.get_inputs()[0].shape[1:]
     rng = np.random.default_rng(args.seed)
     noise = rng.standard_normal((args.n, *shape)).astype(np.float32)
-    np.save(args.output, sampler.sample(noise, args.steps, args.eta, args.spacing, rng=rng))
-    print(f"wrote {args.output}: {args.n} samples, {args.steps} DDIM steps")
+    np.save(args.output, sampler.sample(noise, args.steps, args.eta, args.spacing, rng=rng, sampler=args.sampler))
+    steps = sampler.schedule["num_timesteps"] if args.sampler == "ddpm" else args.steps
+    print(f"wrote {args.output}: {args.n} samples, {steps} {args.sampler.upper()} steps")
 
 
 if __name__ == "__main__":

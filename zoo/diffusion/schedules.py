@@ -15,10 +15,10 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from zoo.diffusion.reference import PREDICTION_TYPES, ddim_coefficients, ddim_timesteps, predicted_x0
+from zoo.diffusion.reference import (PREDICTION_TYPES, VARIANCES, ddim_coefficients, ddim_timesteps, ddpm_coefficients,
+                                     predicted_x0)
 
 SCHEDULES = ("linear", "cosine")
-VARIANCES = ("fixed_small", "fixed_large")
 COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17
 MAX_BETA = 0.999  # their clipping of beta, which avoids a singularity at t = T
 
@@ -63,10 +63,6 @@ class NoiseSchedule:
         self.betas, self.alphas, self.alphas_cumprod, self.alphas_cumprod_prev = map(_constant, (betas, alphas, ab, ab_prev))
         self.sqrt_alphas_cumprod = _constant(np.sqrt(ab))
         self.sqrt_one_minus_alphas_cumprod = _constant(np.sqrt(1.0 - ab))
-        # q(x_{t-1} | x_t, x_0) = N(coef1 x_0 + coef2 x_t, posterior_variance): Ho et al. eqs. 6-7
-        self.posterior_variance = _constant(betas * (1.0 - ab_prev) / (1.0 - ab))
-        self.posterior_mean_coef1 = _constant(betas * np.sqrt(ab_prev) / (1.0 - ab))
-        self.posterior_mean_coef2 = _constant((1.0 - ab_prev) * np.sqrt(alphas) / (1.0 - ab))
 
     # ------------------------------------------------------------ the forward process
 
@@ -112,20 +108,8 @@ class NoiseSchedule:
     # ------------------------------------------------------------ sampler tables
 
     def ddpm_table(self, variance: str = "fixed_small") -> dict[str, np.ndarray]:
-        """Per-step tables of ancestral sampling over every t, T-1 down to 0: the posterior mean, then noise.
-
-        ``fixed_small`` uses the posterior variance, ``fixed_large`` beta_t (Ho et al. sec. 3.2); the last
-        step (t = 0) adds no noise, so the output is the posterior mean there, which equals the predicted x0.
-        """
-        if variance not in VARIANCES:
-            raise ValueError(f"variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
-        t = np.arange(self.num_timesteps - 1, -1, -1)
-        var = self.posterior_variance if variance == "fixed_small" else self.betas
-        sigma = np.sqrt(var[t])
-        sigma[t == 0] = 0.0
-        return {"timesteps": t, "sqrt_ab": self.sqrt_alphas_cumprod[t],
-                "sqrt_one_minus_ab": self.sqrt_one_minus_alphas_cumprod[t],
-                "c_x0": self.posterior_mean_coef1[t], "c_xt": self.posterior_mean_coef2[t], "sigma": sigma}
+        """Per-step tables of ancestral sampling over every t (see :func:`zoo.diffusion.reference.ddpm_coefficients`)."""
+        return ddpm_coefficients(self.betas, self.alphas_cumprod, variance)
 
     def ddim_table(self, steps: int, eta: float = 0.0, spacing: str = "trailing") -> dict[str, np.ndarray]:
         """Per-step tables of DDIM over ``steps`` timesteps (see :mod:`zoo.diffusion.reference`)."""

@@ -1,0 +1,83 @@
+// Types of the genzoo JavaScript package (src/node.js in Node, src/web.js in browsers).
+
+export interface Tensor<T extends Float32Array | Int32Array = Float32Array | Int32Array> {
+  data: T;
+  /** NHWC for images, [N, latentDim] for latents, [N] for labels and timesteps */
+  dims: number[];
+}
+export type Images = Tensor<Float32Array>;
+export interface Picture { width: number; height: number; data: Uint8ClampedArray }
+
+export interface TensorInfo {
+  name: string;
+  shape: (number | null)[];
+  dtype: "float32" | "int32";
+  kind: "image" | "latent" | "label" | "timestep";
+  value_range: [number, number] | null;
+  description: string;
+  postprocess: string;
+}
+export interface EndpointInfo { name: string; description: string; onnx: string | null; inputs: TensorInfo[]; outputs: TensorInfo[] }
+
+export type Capability = "sample" | "generate" | "reconstruct" | "encode" | "decode" | "translate" | "likelihood"
+  | "interpolate" | "traverse" | "conditional" | "samplers" | "classify";
+
+export interface SamplerOptions {
+  sampler?: "ddim" | "ddpm";
+  /** DDIM steps (DDPM always runs all T) */
+  steps?: number;
+  eta?: number;
+  spacing?: "linspace" | "trailing";
+  variance?: "fixed_small" | "fixed_large";
+  clipX0?: boolean;
+  /** the z of a stochastic step, N*H*W*C values; seeded by `seed` when omitted */
+  stepNoise?: (step: number, count: number) => Float32Array;
+  onStep?: (done: number, count: number) => void | Promise<void>;
+}
+export interface LoadOptions { variant?: "fp16" | "int8" | null; verify?: boolean }
+
+export class ZooError extends Error {}
+
+export class ZooModel {
+  readonly name: string;
+  readonly family: string;
+  readonly metadata: Record<string, any>;
+  readonly capabilities: Set<Capability>;
+  readonly numClasses: number;
+  readonly classNames: string[];
+  readonly endpoints: Record<string, EndpointInfo>;
+  readonly variant: "fp16" | "int8" | null;
+  readonly imageShape: number[];
+  readonly latentDim: number | null;
+  can(capability: Capability): boolean;
+  run(endpoint: string, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  sample(n: number, options?: { seed?: number; label?: number | number[] } & SamplerOptions): Promise<Images>;
+  denoiseLoop(noise: Images, options?: { seed?: number } & SamplerOptions): Promise<Images>;
+  randomLatents(n: number, seed?: number): Tensor<Float32Array>;
+  interpolate(a: Float32Array, b: Float32Array, steps: number, options?: { spherical?: boolean; label?: number; seed?: number }): Promise<Images>;
+  translate(images: Images, direction: "a2b" | "b2a"): Promise<Images>;
+  reconstruct(images: Images, options?: { label?: number | number[] }): Promise<Images>;
+  pixels(images: Images, endpoint?: string, output?: string): Picture[];
+  imagesFromPixels(pictures: Picture[], endpoint: string): Images;
+  examples(): Promise<Record<string, { inputs: Record<string, Tensor>; outputs: Record<string, Tensor> }>>;
+  release(): Promise<void>;
+}
+
+/** A folder (Node) or URL (browser) of an exported artifact. */
+export function loadModel(location: string, options?: LoadOptions): Promise<ZooModel>;
+/** Browser only: exported/index.json, written by `zoo index`. */
+export function loadIndex(url?: string): Promise<{ models: Record<string, any>[] }>;
+/** Node only. */
+export function encodePNG(picture: Picture): Uint8Array;
+/** Node only: written atomically. */
+export function savePNG(path: string, picture: Picture): Promise<void>;
+
+export function toRGBA(images: Images, valueRange?: [number, number]): Picture[];
+export function fromRGBA(pictures: Picture[], options?: { channels?: 1 | 3; valueRange?: [number, number] }): Images;
+export function grid(pictures: Picture[], options?: { columns?: number; padding?: number; background?: number[] }): Picture;
+export function standardNormal(count: number, seed?: number): Float32Array;
+export function categorical(count: number, k: number, seed?: number, weights?: number[] | null): Int32Array;
+export function uniform(seed?: number): () => number;
+export function ddimTimesteps(numTimesteps: number, steps: number, spacing?: "linspace" | "trailing"): Int32Array;
+export function parseNpy(bytes: Uint8Array, name?: string): Tensor & { type: string };
+export function parseNpz(bytes: Uint8Array, name?: string): Record<string, Tensor & { type: string }>;

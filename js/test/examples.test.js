@@ -1,0 +1,41 @@
+/**
+ * Every endpoint of every shipped artifact reproduces the outputs Keras gave for its examples.npz inputs: the ONNX
+ * files within 1e-4, and the endpoints this package composes from them (a VAE's generate through the fitted prior,
+ * reconstruct, a diffusion model's 50-step DDIM generate) as well.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadModel } from "../src/node.js";
+import { EXPORTED, maxAbsDiff, shippedModels } from "./helpers.js";
+
+const ONNX_TOLERANCE = 1e-4;
+const SAMPLER_TOLERANCE = 1e-3; // 50 network calls, each within float32 rounding of TensorFlow's
+
+for (const entry of shippedModels()) {
+  test(`${entry.name}: every endpoint matches examples.npz`, async () => {
+    const model = await loadModel(join(EXPORTED, entry.path));
+    const examples = await model.examples();
+    assert.deepEqual(Object.keys(examples).sort(), model.metadata.endpoints.map((e) => e.name).sort());
+    for (const [name, { inputs, outputs }] of Object.entries(examples)) {
+      const got = await model.run(name, inputs);
+      const tolerance = model.can("samplers") && name === "generate" ? SAMPLER_TOLERANCE : ONNX_TOLERANCE;
+      for (const [output, expected] of Object.entries(outputs)) {
+        assert.deepEqual(got[output].dims, expected.dims, `${name}.${output} shape`);
+        const diff = maxAbsDiff(got[output].data, expected.data);
+        assert.ok(diff <= tolerance, `${entry.name} ${name}.${output}: max |JS - Keras| = ${diff} > ${tolerance}`);
+      }
+    }
+    await model.release();
+  });
+}
+
+test("the index lists every artifact folder, each with its capabilities", async () => {
+  const models = shippedModels();
+  assert.ok(models.length >= 12);
+  for (const entry of models) {
+    const model = await loadModel(join(EXPORTED, entry.path));
+    assert.deepEqual([...model.capabilities].sort(), [...entry.capabilities].sort());
+    assert.equal(model.numClasses, entry.labels?.num_classes ?? 0);
+  }
+});
