@@ -337,10 +337,10 @@ def write_index(root="exported") -> str:
     root = Path(root)
     if not root.is_dir():
         raise ArtifactError(f"{root} is not a folder; pass the folder that holds the exported models, e.g. exported")
+    if not any(root.glob(f"*/{METADATA}")):
+        raise ArtifactError(f"{root} holds no exported model (no */{METADATA}); export one with zoo train or zoo export")
     path, updated = index.write_index(root)
     models = len(json.loads(path.read_text())["models"])
-    if not models:
-        raise ArtifactError(f"{root} holds no exported model (no */metadata.json); export one with zoo train or zoo export")
     note = f"; added capabilities and labels to the metadata of {', '.join(updated)}" if updated else ""
     return f"wrote {path}: {models} models{note}"
 
