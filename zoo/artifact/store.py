@@ -132,17 +132,25 @@ def load_examples(name_or_path) -> dict:
         return {k: archive[k] for k in archive.files}
 
 
-def update_artifact(name_or_path, files: dict, metadata: dict) -> Path:
+def update_artifact(name_or_path, files: dict, metadata: dict, remove=()) -> Path:
     """Add or replace ``files`` ({relative name: text or bytes}) in an artifact and merge ``metadata`` into its
-    metadata.json, recording the new files' sha256 so that :func:`verify_checksums` still passes.
+    metadata.json, recording the new files' sha256 so that :func:`verify_checksums` still passes; the files named
+    in ``remove`` leave the list and the folder.
 
-    Every file, metadata.json last, is written under a unique temporary name and renamed into place.
+    Every file, metadata.json last, is written under a unique temporary name and renamed into place; removed
+    files are deleted after metadata.json no longer lists them.
     """
     folder = resolve(name_or_path)
     meta = read_metadata(folder)
     for relative, content in files.items():
         path = write_atomic(folder / relative, content)
         meta.setdefault("files", {})[Path(relative).as_posix()] = sha256(path)
+    gone = [Path(relative).as_posix() for relative in remove if Path(relative).as_posix() not in
+            {Path(f).as_posix() for f in files}]
+    for relative in gone:
+        meta.get("files", {}).pop(relative, None)
     meta.update(metadata)
     write_atomic(folder / METADATA, json.dumps(meta, indent=2))
+    for relative in gone:
+        (folder / relative).unlink(missing_ok=True)
     return folder
