@@ -7,7 +7,9 @@ the user can fix is a :class:`~zoo.errors.ZooError`. The argument parsing lives 
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +20,14 @@ from zoo.artifact import card, index
 from zoo.artifact.export import export_model
 from zoo.artifact.figures import key_metrics
 from zoo.artifact.store import (METADATA, available, check_files, load_examples, load_model, read_metadata, resolve,
-                                update_artifact)
+                                update_artifact, verify_checksums)
+from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
 from zoo.errors import ArtifactError, EvaluationError, ZooError
 from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
 from zoo.eval.report import format_report
+from zoo.eval.variants import default_samples, fid_scorer
 from zoo.files import check_writable
 from zoo.models import Capability, GenerativeModel
 from zoo.models.vae import evaluate_likelihood
@@ -110,8 +114,54 @@ def train_recipe(recipe_path, *, overrides=(), out=None, data_dir=None, resume=F
 def export_run(run_dir, *, out=None, data_dir=None) -> str:
     model, recipe, state = restore(run_dir)
     out = Path(out or Path(run_dir) / "export")
-    export_model(model, recipe, out, data_dir=data_dir, run_state=state)
+    export_model(model, recipe, out, data_dir=data_dir, run_state=state,
+                 variant_fid=functools.partial(fid_scorer, data_dir=data_dir, progress=True))
     return f"exported {recipe.name} (epoch {state['epoch']}) to {out}"
+
+
+def variants(name, *, fid_n=None, kinds=None, data_dir=None, zoo_dir=None) -> str:
+    """(Re)write the float16 and int8 variants of an artifact's ONNX files, measured beside float32: size, difference
+    on the examples, latency, and (``fid_n`` images, 0 for none) FID. A table of them, one row per file."""
+    if fid_n is not None and fid_n != 0 and fid_n < 4:
+        raise ZooError(f"--fid-n must be 0 (no FID) or at least 4 images, got {fid_n}")
+    chosen = [k for k in (kinds or ",".join(KINDS)).split(",") if k]
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown or not chosen:
+        raise ZooError(f"--kinds {kinds!r}: the variants are {', '.join(KINDS)} (comma-separated)")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise ZooError(f"--data-dir {data_dir} is not a folder; pass the folder holding the dataset's .npz")
+    folder = verify_checksums(resolve(name, zoo_dir))
+    meta = read_metadata(folder)
+    n = default_samples(meta) if fid_n is None else fid_n
+    scorer = fid_scorer(n, data_dir=data_dir, progress=True) if n else None
+    section = build_variants(folder, kinds=chosen, fid=scorer, log=_stderr)
+    rows = [("file", "variant", "bytes", "max abs diff", "ms b1", "ms b64", "FID")]
+    notes = []
+    for onnx_file, entry in section["files"].items():
+        scores = entry["fid"].get("scores", {})
+        for kind in ("float32", *chosen):
+            item = entry.get(kind, {})
+            if "skipped" in item:
+                notes.append(f"no {kind} variant of {onnx_file}: {item['skipped']}")
+                continue
+            rows.append((item["file"], kind, f"{item['bytes']:,}",
+                         "-" if kind == "float32" else f"{item['max_abs_diff']:.2e}",
+                         f"{item['latency_ms']['batch_1']:.3g}", f"{item['latency_ms']['batch_64']:.3g}",
+                         f"{scores[kind]:.4g}" if kind in scores else "-"))
+        fid = entry["fid"]
+        if "scores" in fid:
+            notes.append(f"FID of {onnx_file}: n = {fid['n']:,}, {fid['inputs']}")
+        else:
+            notes.append(f"no FID for {onnx_file}: " + next(iter(fid.values())))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    table = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(table + notes + [f"wrote the variants of {folder.name} and their figures into "
+                                       f"{folder / METADATA} and its card"])
+
+
+def _stderr(text: str) -> None:
+    """Stage lines of a long command, on stderr like the progress lines."""
+    print(text, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- pictures

@@ -24,6 +24,10 @@ def _export(args) -> str:
     return app.export_run(args.run_dir, out=args.out, data_dir=args.data_dir)
 
 
+def _variants(args) -> str:
+    return app.variants(args.name, fid_n=args.fid_n, kinds=args.kinds, data_dir=args.data_dir, zoo_dir=args.zoo_dir)
+
+
 def _reconstruct(args) -> str:
     return app.reconstruct(args.name, input=args.input, n=args.n, label=args.label, output=args.output,
                            scale=args.scale, zoo_dir=args.zoo_dir)
@@ -134,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="artifact folder (default RUN_DIR/export), e.g. exported/ae-fashion-mnist")
     p.add_argument("--data-dir", help="folder with local data files (for the example inputs)")
     p.set_defaults(func=_export)
+
+    p = _model_command(sub, "variants", help="(re)write the float16 and int8 variants of an exported model's ONNX "
+                                             "files, with their size, difference, latency and FID beside float32's")
+    p.add_argument("--fid-n", type=int, metavar="N",
+                   help="images per file for the FID (default 2000; 500 DDIM-50 samples for a diffusion model; 0 = no FID)")
+    p.add_argument("--kinds", metavar="KINDS", help="which variants, comma-separated (default fp16,int8)")
+    p.add_argument("--data-dir", help="folder with local data files (the test images the FID compares with)")
+    p.set_defaults(func=_variants)
 
     p = _model_command(sub, "reconstruct", help="write a grid of inputs and their reconstructions")
     p.add_argument("--input", help="an image, a folder of images, or an .npz/.npy (default: the artifact's examples)")

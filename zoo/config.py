@@ -123,6 +123,12 @@ class ExportConfig:
     opset: int = spec(17, min=13, max=21)
     num_examples: int = spec(16, help="example inputs stored in examples.npz", min=1, max=256)
     tolerance: float = spec(1e-4, help="largest max-abs difference from Keras an export may have", min=0.0)
+    variants: tuple[str, ...] = spec(("fp16", "int8"), choices=("fp16", "int8"),
+                                     help="smaller copies written beside each ONNX file: float16, dynamic int8 "
+                                          "(empty for none); see zoo/artifact/variants.py")
+    variant_fid_samples: int = spec(0, min=0, help="images for each variant's FID beside float32's at export (a "
+                                                   "diffusion model's are DDIM-50 samples); 0 leaves FID to "
+                                                   "`zoo variants NAME`")
 
 
 @dataclass(frozen=True)

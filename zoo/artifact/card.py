@@ -146,6 +146,61 @@ def _parity_section(meta: dict) -> list[str]:
         markdown_table(["format", "checked", "max abs diff"], rows)
 
 
+def _size(count: int, whole: int | None = None) -> str:
+    text = f"{count / 1e6:.2f} MB"
+    return text + (f" ({100 * count / whole:.0f}%)" if whole else "")
+
+
+def _variants_section(meta: dict) -> list[str]:
+    """The float16 and int8 copies of the ONNX files: size, difference, latency and FID beside float32's."""
+    variants = meta.get("variants") or {}
+    latency = variants.get("latency", {})
+    hardware = latency.get("hardware", {})
+    lines = ["Smaller copies of the ONNX files with the same input and output names, shapes and dtypes: load "
+             "`<stem>.fp16.onnx` (float16 weights and arithmetic) or `<stem>.int8.onnx` (dynamic int8 quantization of "
+             "the operators onnxruntime quantizes, the rest float32) in place of `<stem>.onnx`. "
+             f"`zoo variants {meta['name']}` remakes them.",
+             "",
+             "Max abs diff: the largest absolute difference from the float32 outputs stored in `examples.npz`, on its "
+             f"inputs. Latency: median ms per run of {latency.get('runtime', 'onnxruntime')}, at batch 1 and 64, the "
+             f"files taking turns, on a {hardware.get('cpu_count', '?')}-core {hardware.get('machine', '')} CPU whose "
+             "load was not controlled: compare the rows of one file, not figures across cards. FID: the zoo's "
+             "features, every file of a group fed the same inputs.",
+             ""]
+    rows, notes = [], []
+    for onnx_file, entry in (variants.get("files") or {}).items():
+        whole = entry["float32"]["bytes"]
+        fid = entry.get("fid") or {}
+        scores = fid.get("scores", {})
+        for kind in ("float32", *variants.get("kinds", [])):
+            item = entry.get(kind) or {}
+            if "skipped" in item:
+                notes.append(f"No {kind} variant of `{onnx_file}`: {item['skipped']}")
+                continue
+            if not item:
+                continue
+            timed = item.get("latency_ms", {})
+            label = kind
+            if item.get("weight_type"):
+                ops = ", ".join(f"{count} {op}" for op, count in item.get("quantized_ops", {}).items()
+                                if op != "DynamicQuantizeLinear")
+                label += f" ({item['weight_type']} weights" + (f": {ops}" if ops else "") + ")"
+            rows.append([f"`{item['file']}`", label, _size(item["bytes"], None if kind == "float32" else whole),
+                         "-" if kind == "float32" else f"{item['max_abs_diff']:.2e}",
+                         number(timed.get("batch_1")), number(timed.get("batch_64")), number(scores.get(kind))])
+        if "scores" in fid:
+            notes.append(f"FID of `{onnx_file}` and its variants: {fid.get('inputs')}, n = {fid['n']:,}, against "
+                         f"{fid.get('reference')}; features: {fid.get('features')}")
+        elif "not_applicable" in fid:
+            notes.append(f"No FID for `{onnx_file}`: {fid['not_applicable']}")
+        elif "skipped" in fid:
+            notes.append(f"No FID for `{onnx_file}`: {fid['skipped']}")
+        elif "not_measured" in fid:
+            notes.append(f"FID of `{onnx_file}` not measured: {fid['not_measured']}")
+    lines += markdown_table(["file", "variant", "size", "max abs diff", "ms, batch 1", "ms, batch 64", "FID"], rows)
+    return lines + [""] + [f"- {note}" for note in notes]
+
+
 def _limitations(meta: dict, recipe: dict) -> list[str]:
     cls = _family_class(meta.get("family", ""))
     d = recipe.get("data", {})
@@ -217,6 +272,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              f"- Key figures: {'; '.join(key_metrics(meta)) or 'not evaluated'}",
              "- Files: `model.keras` (Keras 3), `saved_model/` (TF Serving signatures), "
              + ", ".join(f"`{e['onnx']}`" for e in meta.get("endpoints", []) if e.get("onnx"))
+             + (", their `.fp16.onnx` and `.int8.onnx` variants (below)" if meta.get("variants") else "")
              + ", `examples.npz` (test vectors), `metadata.json` (sha256 of every file)"
              + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
              "", f"![{meta.get('preview', '')}]({meta.get('preview', '')})", "",
@@ -226,6 +282,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              "## Training", "", *_training_section(meta, recipe), "",
              "## Evaluation", "", *_evaluation_section(meta, report), "",
              "## Export parity", "", *_parity_section(meta), "",
+             *(["## Smaller variants", "", *_variants_section(meta), ""] if meta.get("variants") else []),
              "## Limitations", "", *_limitations(meta, recipe), "",
              "## Licence", "", *_licence(meta), ""]
     text = "\n".join(lines)

@@ -5,6 +5,8 @@ An artifact holds::
     model.keras        the whole model with optimizer state (keras.models.load_model after `import zoo`)
     saved_model/       keras.export.ExportArchive: one signature per endpoint, named inputs and outputs
     <part>.onnx        the deployable parts (e.g. encoder.onnx, decoder.onnx), dynamic batch
+    <part>.fp16.onnx   smaller copies of them, float16 and dynamic int8 (:mod:`zoo.artifact.variants`),
+    <part>.int8.onnx   measured against float32 in metadata.json's ``variants``
     examples.npz       example inputs and the outputs Keras gives for them: test vectors for other runtimes
     config.json        the model's Keras config;  recipe.toml  the resolved recipe
     <extra files>      what the family adds (``model.artifact_files()``), e.g. a diffusion model's schedule.json
@@ -35,6 +37,7 @@ from zoo import data, images, runtime
 from zoo.artifact import card
 from zoo.artifact.index import runtime_description
 from zoo.artifact.store import METADATA, file_checksums
+from zoo.artifact.variants import build_variants
 from zoo.config import Recipe
 from zoo.errors import ExportError
 from zoo.files import replace_folder, temporary_folder
@@ -155,12 +158,21 @@ def _parameter_counts(model) -> dict:
     return counts
 
 
-def export_model(model, recipe: Recipe, out_dir, *, data_dir=None, run_state: dict | None = None) -> Path:
-    """Write the artifact for ``model`` trained by ``recipe`` to ``out_dir``, atomically; return its path."""
+def export_model(model, recipe: Recipe, out_dir, *, data_dir=None, run_state: dict | None = None,
+                 variant_fid=None) -> Path:
+    """Write the artifact for ``model`` trained by ``recipe`` to ``out_dir``, atomically; return its path.
+
+    With the onnx format, the recipe's ``export.variants`` (float16, int8) of every ONNX file are written beside it
+    and measured (:mod:`zoo.artifact.variants`); with ``export.variant_fid_samples`` above 0, their FID too, by
+    ``variant_fid(n)``, a scorer factory from a higher layer (:func:`zoo.eval.variants.fid_scorer`).
+    """
     out_dir = Path(out_dir)
     tmp = temporary_folder(out_dir)
     try:
         _write_artifact(model, recipe, tmp, data_dir=data_dir, run_state=run_state or {})
+        if "onnx" in recipe.export.formats and recipe.export.variants:
+            n = recipe.export.variant_fid_samples
+            build_variants(tmp, kinds=recipe.export.variants, fid=variant_fid(n) if variant_fid and n else None)
         replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

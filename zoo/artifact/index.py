@@ -52,8 +52,9 @@ def entry(folder: Path, meta: dict, root: Path) -> dict:
             "capabilities": meta["capabilities"], "labels": meta["labels"],
             "dataset": meta["dataset"]["name"], "headline": key_metrics(meta)[:2],
             "endpoints": [{"name": e["name"], "onnx": e["onnx"]} for e in meta["endpoints"]],
-            "variants": sorted({v for per_file in (meta.get("variants") or {}).values() for v in per_file
-                                if isinstance(per_file.get(v), dict) and "file" in per_file[v]})}
+            "variants": sorted({kind for per_file in ((meta.get("variants") or {}).get("files") or {}).values()
+                                for kind, item in per_file.items()
+                                if kind != "float32" and isinstance(item, dict) and "file" in item})}
 
 
 def write_index(root) -> tuple[Path, list[str]]:

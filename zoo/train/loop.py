@@ -17,6 +17,7 @@ same weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from zoo import data, runtime
 from zoo.artifact.export import export_model
 from zoo.config import Recipe, load_recipe
 from zoo.errors import TrainingError
+from zoo.eval.variants import fid_scorer
 from zoo.models import get_family
 from zoo.train import distributed
 from zoo.train.callbacks import Checkpointer, FitPrior, PreviewGrid, StopOnNonFinite
@@ -199,5 +201,6 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
 
     result = RunResult(run_dir, state["epoch"], state.get("history", []), state.get("train_seconds", 0.0), chief=chief)
     if export and chief:
-        result.export_dir = export_model(model, recipe, run_dir / "export", data_dir=data_dir, run_state=state)
+        result.export_dir = export_model(model, recipe, run_dir / "export", data_dir=data_dir, run_state=state,
+                                         variant_fid=functools.partial(fid_scorer, data_dir=data_dir))
     return result
