@@ -24,6 +24,7 @@ from zoo.artifact.store import (METADATA, available, check_files, load_examples,
 from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
 from zoo.errors import ArtifactError, EvaluationError, ZooError
+from zoo.eval import latents
 from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
 from zoo.eval.report import format_report
@@ -269,8 +270,19 @@ def parse_dims(text: str, latent_dim: int) -> list[int]:
 LATENT_HINT = "this command is for families with a probabilistic latent space (vae, cvae)"
 
 
+def _into_card(opened: Opened, picture: Path, file: str, caption: str, into_card: bool, done: str) -> str:
+    """With ``into_card``, also copy ``picture`` into the artifact as ``file`` (checksummed) and show it with
+    ``caption`` on the model card."""
+    if not into_card:
+        return done
+    figures = {**(read_metadata(opened.folder).get("figures") or {}), file: caption}
+    update_artifact(opened.folder, {file: Path(picture).read_bytes()}, {"figures": figures})
+    card.write(opened.folder)
+    return f"{done}\nadded {file} to {opened.folder} and its model card"
+
+
 def traverse(name, *, dims="0-7", value_range=3.0, steps=9, index=0, output="traversal.png", scale=2,
-             zoo_dir=None) -> str:
+             into_card=False, zoo_dir=None) -> str:
     steps, scale = _positive(steps, "--steps"), _positive(scale, "--scale")
     if not value_range > 0:
         raise ZooError(f"--range must be above 0, got {value_range}")
@@ -283,8 +295,68 @@ def traverse(name, *, dims="0-7", value_range=3.0, steps=9, index=0, output="tra
     label = None if labels is None else labels[index:index + 1]
     grid, _ = opened.model.traverse(examples[index], dims, values, labels=label)
     opened.save(grid, output, ncols=len(values), scale=scale)
-    return (f"wrote {output}: one row per latent dimension {dims[0]}..{dims[-1]}, values {values[0]:g}..{values[-1]:g} "
-            f"in {len(values)} steps, example {index}")
+    summary = (f"one row per latent dimension {dims[0]}..{dims[-1]}, values {values[0]:g}..{values[-1]:g} in "
+               f"{len(values)} steps, example {index}")
+    return _into_card(opened, output, "traversal.png", f"Latent traversal (`zoo traverse`): {summary}.", into_card,
+                      f"wrote {output}: {summary}")
+
+
+def manifold(name, *, dims="0,1", size=20, label=None, quantile=0.05, output="manifold.png", scale=2,
+             into_card=False, zoo_dir=None) -> str:
+    """The decoded grid over two latent dimensions (the VAE families' :meth:`manifold`) as one picture."""
+    size, scale = _positive(size, "--size"), _positive(scale, "--scale")
+    if size > 100:
+        raise ZooError(f"--size {size} would decode {size * size:,} images into one picture; use at most 100")
+    output = _picture_path(output)
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.TRAVERSE, "has no probabilistic latent space to draw", LATENT_HINT)
+    model = opened.model
+    chosen = parse_dims(dims, model.latent_dim)
+    if len(chosen) != 2 or chosen[0] == chosen[1]:
+        raise ZooError(f"--dims takes two different latent dimensions, e.g. 0,1; got {dims!r}")
+    if not 0 < quantile < 0.5:
+        raise ZooError(f"--quantile must be in (0, 0.5), got {quantile}")
+    if label is not None and not 0 <= label < max(model.num_classes, 1) or label is not None and not model.num_classes:
+        raise ZooError(f"--label {label}: " + (f"{opened.recipe.name} takes labels in [0, {model.num_classes})"
+                                               if model.num_classes else f"{opened.recipe.name} is not conditional"))
+    grid, _ = model.manifold(chosen, size, quantile, label=label)
+    opened.save(grid, output, ncols=size, scale=scale, pad=0)
+    rest = "the other dimensions at the prior's mean" if model.latent_dim > 2 else "the whole latent space"
+    summary = (f"{size} x {size} decoded codes over latent dimensions {chosen[0]} (across) and {chosen[1]} (down), "
+               f"prior quantiles {quantile:g} to {1 - quantile:g}; {rest}")
+    return _into_card(opened, output, "manifold.png", f"The decoded manifold (`zoo manifold`): {summary}.", into_card,
+                      f"wrote {output}: {summary}")
+
+
+def clusters(name, *, n=2000, split=None, dims=None, seed=0, data_dir=None, output="clusters.png",
+             into_card=False, zoo_dir=None) -> str:
+    """The latent means of ``n`` labelled images of ``split`` (the recipe's evaluation split by default), coloured by
+    label: as they are for a 2-d latent (or the two ``dims`` chosen), else projected on their first two principal axes."""
+    n = _positive(n, "-n")
+    output = check_writable(output)
+    if output.suffix.lower() != ".png":
+        raise ZooError(f"-o {output}: the plot is written as PNG; name a .png file")
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.TRAVERSE, "has no probabilistic latent space to draw", LATENT_HINT)
+    model, recipe = opened.model, opened.recipe
+    chosen = None if dims is None else parse_dims(dims, model.latent_dim)
+    if chosen is not None and (len(chosen) != 2 or chosen[0] == chosen[1]):
+        raise ZooError(f"--dims takes two different latent dimensions, e.g. 0,1; got {dims!r}")
+    split = split or recipe.data.eval_split
+    images_, labels, source = data.labelled_images(recipe.data, split, n, seed=seed, data_dir=data_dir)
+    if labels is None:
+        raise ZooError(f"{source} has no labels to colour the points by; use a labelled dataset")
+    means = np.concatenate([model.encode(images_[i:i + 500], None if not model.num_classes else labels[i:i + 500]).mean
+                            for i in range(0, len(images_), 500)])
+    known = catalogue.dataset(recipe.data.dataset)
+    count = int(labels.max()) + 1
+    names = list(known.class_names) if known and known.num_classes >= count else [str(k) for k in range(count)]
+    points, axes = latents.project_2d(means, chosen)
+    latents.scatter_png(points, labels, names, output, axes=axes,
+                        title=f"{recipe.name}: posterior means of {len(labels):,} {split} images")
+    summary = f"{len(labels):,} {split} images of {source}, {axes[0]} against {axes[1]}"
+    return _into_card(opened, output, "clusters.png",
+                      f"Posterior means coloured by class (`zoo clusters`): {summary}.", into_card, f"wrote {output}: {summary}")
 
 
 def interpolate(name, *, steps=10, pairs=4, output="interpolation.png", scale=2, zoo_dir=None) -> str:

@@ -45,7 +45,17 @@ def _translate(args) -> str:
 
 def _traverse(args) -> str:
     return app.traverse(args.name, dims=args.dims, value_range=args.range, steps=args.steps, index=args.index,
-                        output=args.output, scale=args.scale, zoo_dir=args.zoo_dir)
+                        output=args.output, scale=args.scale, into_card=args.into_card, zoo_dir=args.zoo_dir)
+
+
+def _manifold(args) -> str:
+    return app.manifold(args.name, dims=args.dims, size=args.size, label=args.label, quantile=args.quantile,
+                        output=args.output, scale=args.scale, into_card=args.into_card, zoo_dir=args.zoo_dir)
+
+
+def _clusters(args) -> str:
+    return app.clusters(args.name, n=args.n, split=args.split, dims=args.dims, seed=args.seed, data_dir=args.data_dir,
+                        output=args.output, into_card=args.into_card, zoo_dir=args.zoo_dir)
 
 
 def _interpolate(args) -> str:
@@ -108,6 +118,11 @@ def _zoo_dir(parser) -> None:
 def _picture_options(parser, default: str, what: str = "picture to write, .png or .jpg") -> None:
     parser.add_argument("-o", "--output", default=default, help=f"{what} (default {default})")
     parser.add_argument("--scale", type=int, default=2, help="upscale the grid by this factor (default 2)")
+
+
+def _into_card_option(parser) -> None:
+    parser.add_argument("--into-card", action="store_true",
+                        help="also add the picture to the artifact (with its sha256) and show it on the model card")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +193,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=9, help="values per row (default 9)")
     p.add_argument("--index", type=int, default=0, help="which stored example to start from (default 0)")
     _picture_options(p, "traversal.png")
+    _into_card_option(p)
     p.set_defaults(func=_traverse)
+
+    p = _model_command(sub, "manifold", help="decode a regular grid over two latent dimensions (VAE families)")
+    p.add_argument("--dims", default="0,1", help="the two latent dimensions, across and down (default 0,1)")
+    p.add_argument("--size", type=int, default=20, help="codes along each side (default 20)")
+    p.add_argument("--quantile", type=float, default=0.05,
+                   help="each side spans the prior's quantiles QUANTILE to 1 - QUANTILE (default 0.05)")
+    p.add_argument("--label", type=int, help="the class of a conditional model (default 0)")
+    _picture_options(p, "manifold.png")
+    _into_card_option(p)
+    p.set_defaults(func=_manifold)
+
+    p = _model_command(sub, "clusters", help="plot a labelled set's latent means coloured by class (VAE families)")
+    p.add_argument("-n", type=int, default=2000, help="images to encode (default 2000)")
+    p.add_argument("--split", help="data split (default the recipe's evaluation split)")
+    p.add_argument("--dims", help="two latent dimensions to plot (default: both of a 2-d latent, else PCA)")
+    p.add_argument("--seed", type=int, default=0, help="which images (default 0)")
+    p.add_argument("--data-dir", help="folder with local data files (else $ZOO_DATA_DIR, then tensorflow-datasets)")
+    p.add_argument("-o", "--output", default="clusters.png", help="PNG to write (default clusters.png)")
+    _into_card_option(p)
+    p.set_defaults(func=_clusters)
 
     p = _model_command(sub, "interpolate", help="interpolate in latent space between pairs of stored examples")
     p.add_argument("--steps", type=int, default=10)

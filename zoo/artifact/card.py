@@ -253,6 +253,14 @@ def _usage(meta: dict) -> list[str]:
     return ["```python", *python, "```", "", "```bash", *shell, "```"]
 
 
+def _figures_section(meta: dict) -> list[str]:
+    """The pictures `zoo manifold|clusters|traverse NAME --into-card` added to the artifact, each with its caption."""
+    lines = []
+    for file, caption in meta["figures"].items():
+        lines += [f"![{file}]({file})", "", caption, ""]
+    return lines
+
+
 def render(folder) -> str:
     """The model card of the artifact in ``folder``, from its metadata.json and metrics.json."""
     metrics = Path(folder) / "metrics.json"
@@ -277,6 +285,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
              "", f"![{meta.get('preview', '')}]({meta.get('preview', '')})", "",
              "## Use", "", *_usage(meta), "",
+             *(["## Latent space", "", *_figures_section(meta), ""] if meta.get("figures") else []),
              "## Inputs and outputs", *_io_section(meta), "",
              "## Data", "", *_data_section(meta, recipe), "",
              "## Training", "", *_training_section(meta, recipe), "",

@@ -401,6 +401,26 @@ class VAE(GenerativeModel):
             codes[row * len(values):(row + 1) * len(values), dim] = values
         return self.decode(codes, labels), codes
 
+    def manifold(self, dims=(0, 1), size: int = 20, quantile: float = 0.05, label=None):
+        """The decoded latent manifold (Kingma & Welling 2014, fig. 4): a ``size`` x ``size`` grid over latent dimensions
+        ``dims``, each running over the prior's Gaussian quantiles ``quantile`` to ``1 - quantile`` (mean +- z * stddev
+        of the prior, or of the mixture when one is fitted), the other dimensions at the prior's mean. Columns run along
+        ``dims[0]``, rows down ``dims[1]`` from high to low, as a plot's axes do. Returns (images, codes)."""
+        if len(dims) != 2 or len(set(dims)) != 2 or not all(0 <= d < self.latent_dim for d in dims):
+            raise InputShapeError(f"the manifold needs two different latent dimensions in [0, {self.latent_dim}), got {list(dims)}")
+        if not 0 < quantile < 0.5:
+            raise InputShapeError(f"quantile must be in (0, 0.5), got {quantile}")
+        labels = None if not self.conditional_classes else self._check_labels(np.full(size * size, label or 0), size * size)
+        prior = self.prior(None if labels is None else labels[:1])
+        mean = tf.reshape(prior.mean(), (-1,)).numpy()
+        stddev = tf.reshape(prior.stddev(), (-1,)).numpy()
+        z = tfd.Normal(0.0, 1.0).quantile(np.linspace(quantile, 1.0 - quantile, size).astype("float32")).numpy()
+        codes = np.repeat(mean[None], size * size, axis=0).astype("float32")
+        across, down = np.meshgrid(z, z[::-1])
+        codes[:, dims[0]] = mean[dims[0]] + stddev[dims[0]] * across.reshape(-1)
+        codes[:, dims[1]] = mean[dims[1]] + stddev[dims[1]] * down.reshape(-1)
+        return self.decode(codes, labels), codes
+
     def active_units(self, images, labels=None) -> int:
         """Latent dimensions whose posterior mean varies across ``images`` (Var > 0.01, Burda et al. 2016)."""
         return int(np.sum(np.var(self.encode(images, labels).mean.numpy(), axis=0) > ACTIVE_VARIANCE))
