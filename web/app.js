@@ -80,6 +80,8 @@ async function select(name) {
   for (const button of document.querySelectorAll("#model-list button")) button.setAttribute("aria-pressed", String(button.dataset.model === name));
   $("model").hidden = false;
   renderHeader(entry);
+  // on a narrow screen the model's panels are below the whole list: bring them into view
+  if ($("model").getBoundingClientRect().top > window.innerHeight) $("model").scrollIntoView({ block: "start" });
   clearError();
   for (const panel of document.querySelectorAll("#model .panel")) panel.hidden = true;
   opening = name;

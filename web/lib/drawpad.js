@@ -16,7 +16,6 @@ export function createDrawPad(canvas, { displayWidth = 256 } = {}) {
     canvas.width = width;
     canvas.height = height;
     canvas.style.width = `${displayWidth}px`;
-    canvas.style.height = `${(displayWidth * height) / width}px`;
     clear();
   }
 

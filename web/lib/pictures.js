@@ -12,8 +12,7 @@ export function showPicture(canvas, picture, { maxWidth = 480, scale } = {}) {
   canvas.height = picture.height;
   canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(picture.data), picture.width, picture.height), 0, 0);
   const factor = scale ?? enlargement(picture.width, maxWidth);
-  canvas.style.width = `${picture.width * factor}px`;
-  canvas.style.height = `${picture.height * factor}px`;
+  canvas.style.width = `${picture.width * factor}px`; // the height follows (style.css), shrinking on narrow screens
 }
 
 /** Tile pictures into a grid of `columns` and draw it; `description` becomes the canvas's accessible name. */
@@ -27,6 +26,5 @@ export function clearCanvas(canvas, description) {
   canvas.width = 0;
   canvas.height = 0;
   canvas.style.width = "";
-  canvas.style.height = "";
   canvas.setAttribute("aria-label", description);
 }
