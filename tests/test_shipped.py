@@ -25,7 +25,7 @@ PROMISED = {
     "ae-fashion-mnist": "autoencoder", "vae-fashion-mnist": "vae", "vae-mnist-binarized": "vae",
     "beta-vae-fashion-mnist": "vae", "cvae-mnist": "cvae", "dcgan-fashion-mnist": "dcgan", "cgan-mnist": "cgan",
     "wgan-gp-fashion-mnist": "wgan_gp", "cyclegan-sneaker2boot": "cyclegan", "ddpm-fashion-mnist": "ddpm",
-    "classifier-fashion-mnist": "classifier", "classifier-mnist": "classifier",
+    "classifier-fashion-mnist": "classifier", "classifier-mnist": "classifier", "vae-2d-mnist": "vae",
 }
 
 
