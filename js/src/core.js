@@ -21,7 +21,11 @@ const shapeText = (dims) => `(${dims.map((d) => (d === null || d === undefined ?
 const product = (dims) => dims.reduce((a, b) => a * b, 1);
 
 async function sha256Hex(bytes) {
-  const digest = await globalThis.crypto.subtle.digest("SHA-256", bytes);
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) {
+    throw new ZooError("checking an artifact's files needs crypto.subtle, which browsers offer only on secure origins (https, http://localhost, http://127.0.0.1): serve the page from one of those, or load with {verify: false}");
+  }
+  const digest = await subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 

@@ -39,3 +39,27 @@ test("the index lists every artifact folder, each with its capabilities", async 
     assert.equal(model.numClasses, entry.labels?.num_classes ?? 0);
   }
 });
+
+test("the fp16 and int8 variants load by name and stay within the difference their metadata records", async () => {
+  const withVariants = shippedModels().filter((entry) => entry.variants.length);
+  assert.ok(withVariants.length >= 1, "no shipped artifact has variants: run `zoo variants NAME`");
+  for (const entry of withVariants) {
+    const recorded = (await loadModel(join(EXPORTED, entry.path))).metadata.variants.files;
+    for (const variant of entry.variants) {
+      const model = await loadModel(join(EXPORTED, entry.path), { variant });
+      const examples = await model.examples();
+      for (const [name, { inputs, outputs }] of Object.entries(examples)) {
+        const file = model.endpoint(name).onnx;
+        if (!file || !recorded[file]?.[variant]?.file) continue;
+        assert.equal(model.onnxFile(name), recorded[file][variant].file);
+        const got = await model.run(name, inputs);
+        for (const [output, expected] of Object.entries(outputs)) {
+          const diff = maxAbsDiff(got[output].data, expected.data);
+          const limit = recorded[file][variant].max_abs_diff + 1e-4;
+          assert.ok(diff <= limit, `${entry.name} ${variant} ${name}.${output}: ${diff} > ${limit}`);
+        }
+      }
+      await model.release();
+    }
+  }
+});
