@@ -58,4 +58,6 @@ def load(name_or_path, *, verify: bool = True, zoo_dir=None):
     return _load_model(name_or_path, verify=verify, zoo_dir=zoo_dir)
 
 
-__all__ = ["Capability", "Recipe", "ZooError", "load", "load_recipe", "models", "__version__"]
+from zoo.app import ood  # noqa: E402  (outlier detection with a shipped model; zoo.app has every use case)
+
+__all__ = ["Capability", "Recipe", "ZooError", "load", "load_recipe", "models", "ood", "__version__"]

@@ -7,6 +7,8 @@ the user can fix is a :class:`~zoo.errors.ZooError`. The argument parsing lives 
 
 from __future__ import annotations
 
+import datetime
+import difflib
 import functools
 import json
 import sys
@@ -25,11 +27,13 @@ from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
 from zoo.errors import ArtifactError, EvaluationError, ZooError
 from zoo.eval import latents
+from zoo.eval import ood as outliers
 from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
+from zoo.eval.histogram import write_histogram
 from zoo.eval.report import format_report
 from zoo.eval.variants import default_samples, fid_scorer
-from zoo.files import check_writable
+from zoo.files import check_writable, write_atomic
 from zoo.models import Capability, GenerativeModel
 from zoo.models.vae import evaluate_likelihood
 from zoo.progress import progress_line
@@ -433,6 +437,159 @@ def record_training_curve(name_or_path, stages, zoo_dir=None) -> str:
     update_artifact(folder, {}, {"training_curve": curve})
     card.write(folder)
     return f"wrote the training curve of {len(stages)} stages into {folder / METADATA} and its card"
+
+
+# ---------------------------------------------------------------- outlier detection
+
+
+OOD_MAX_N = 10_000  # images per set
+
+
+def _names(value, known, flag: str, what: str) -> list[str] | None:
+    """A comma-separated string or a list of names, each one of ``known``; None when not given."""
+    if value is None:
+        return None
+    chosen = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
+    for item in chosen:
+        if item not in known:
+            close = difflib.get_close_matches(item, list(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ZooError(f"{flag}: unknown {what} {item!r}{hint}; the {what}s are {', '.join(known)}")
+    if not chosen:
+        raise ZooError(f"{flag} names no {what}; the {what}s are {', '.join(known)} (comma-separated)")
+    return list(dict.fromkeys(chosen))
+
+
+def _background(opened: Opened, background, zoo_dir) -> Opened | None:
+    """The likelihood ratio's background model: ``background``, else the best shipped one for the model (or None)."""
+    if background is None:
+        recipes = {name: load_recipe(folder / "recipe.toml") for name, folder in available(zoo_dir).items()
+                   if (folder / "recipe.toml").is_file()}
+        names = outliers.background_candidates(opened.recipe, recipes)
+        if not names:
+            return None
+        background = names[0]
+    chosen = open_model(background, zoo_dir)
+    chosen.require(Capability.LIKELIHOOD, "has no likelihood to be a background model with")
+    if not outliers.same_inputs(chosen.recipe.data, opened.recipe.data):
+        raise ZooError(f"--background {chosen.name} sees images unlike {opened.name} (size, channels or value range); "
+                       "a background model must take the same inputs")
+    if chosen.recipe.data.perturb_rate == 0:
+        _stderr(f"note: {chosen.name} was not trained on perturbed inputs (data.perturb_rate = 0)")
+    return chosen
+
+
+def ood(name, *, scores=None, sets=None, n=1000, k=100, typicality_sizes=outliers.TYPICALITY_SIZES, timesteps=10,
+        seed=0, batch_size=100, background=None, output=None, histogram=None, data_dir=None, zoo_dir=None,
+        progress=False) -> dict:
+    """Outlier detection with an exported model: score its test split and other sets of images (``mnist``,
+    ``fashion_mnist``, ``uniform``, ``constant``, ``inverted``; default all but its own dataset) with each score its
+    family can give (``nll``, ``likelihood-ratio``, ``complexity``, ``typicality``, ``reconstruction``, ``denoising``;
+    default all of them), and measure AUROC, AUPRC and FPR at 95% TPR of each set against the test split.
+
+    Returns the report (see :mod:`zoo.eval.ood`); writes it as JSON to ``output`` and a histogram of the scores to
+    ``histogram`` (a .png) when they are given.
+    """
+    n, k, timesteps = _positive(n, "-n"), _positive(k, "--k"), _positive(timesteps, "--timesteps")
+    batch_size, seed = _positive(batch_size, "--batch-size"), int(seed)
+    if not 10 <= n <= OOD_MAX_N:
+        raise ZooError(f"-n must be between 10 and {OOD_MAX_N:,} images per set, got {n}")
+    sizes = sorted({_positive(m, "--typicality-batch") for m in
+                    (typicality_sizes.split(",") if isinstance(typicality_sizes, str) else typicality_sizes)
+                    if str(m).strip()})
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise ZooError(f"--data-dir {data_dir} is not a folder; pass the folder that holds the datasets' .npz files")
+    output = check_writable(output, "-o") if output else None
+    if output and output.suffix.lower() != ".json":
+        raise ZooError(f"-o {output}: the report is JSON; name a .json file")
+    histogram = check_writable(histogram, "--histogram") if histogram else None
+    if histogram and histogram.suffix.lower() != ".png":
+        raise ZooError(f"--histogram {histogram}: name a .png file")
+    chosen_scores = _names(scores, outliers.SCORES, "--scores", "score")
+    chosen_sets = _names(sets, outliers.SETS, "--sets", "set")
+    opened = open_model(name, zoo_dir)
+    own = opened.recipe.data.dataset
+    fits = outliers.applicable(opened.model)
+    if not fits:
+        raise ZooError(f"{opened.name} is a {opened.recipe.family}, which has none of the out-of-distribution scores "
+                       "(they need a likelihood, reconstructions or a diffusion model)")
+    for score in chosen_scores or ():
+        if score not in fits:
+            needs = outliers.SCORES[score].needs.value
+            raise ZooError(f"{opened.name} is a {opened.recipe.family}, which does not declare `{needs}`: the score "
+                           f"{score!r} does not apply; its scores are {', '.join(fits)}")
+    if chosen_sets and own in chosen_sets:
+        raise ZooError(f"--sets: {own} is {opened.name}'s own dataset (its test split is the in-distribution set); "
+                       f"choose among {', '.join(s for s in outliers.SETS if s != own)}")
+    chosen_sets = chosen_sets or [s for s in outliers.SETS if s != own]
+    notes = []
+    chosen = None
+    wanted = chosen_scores or fits
+    if "likelihood-ratio" in wanted:
+        chosen = _background(opened, background, zoo_dir)
+        if chosen is None:
+            message = (f"the likelihood ratio needs a background model of {own} trained on perturbed inputs "
+                       "(data.perturb_rate > 0), and none is shipped; train one with `zoo train` (Fashion-MNIST's "
+                       "is recipes/vae_background_fashion_mnist.toml; copy it for other data) or pass --background NAME")
+            if chosen_scores:
+                raise ZooError(message)
+            notes.append(f"no likelihood-ratio: {message}")
+            wanted = [s for s in wanted if s != "likelihood-ratio"]
+    elif background is not None:
+        raise ZooError("--background is for the likelihood-ratio score; add it to --scores or drop --background")
+    if "typicality" in wanted:
+        too_big = [m for m in sizes if n // m < 2]
+        if not sizes or too_big:
+            raise ZooError(f"--typicality-batches {','.join(map(str, sizes))}: each batch size M needs at least 2 "
+                           f"batches of the -n {n} images (M <= {n // 2})")
+    if "denoising" in wanted and timesteps > opened.model.timesteps:
+        raise ZooError(f"--timesteps must be at most {opened.name}'s T = {opened.model.timesteps}, got {timesteps}")
+    result = outliers.evaluate_ood(opened.model, opened.recipe.data, scores=wanted, sets=chosen_sets, n=n, k=k,
+                                   typicality_sizes=sizes, timesteps=timesteps, seed=seed, batch_size=batch_size,
+                                   background=chosen.model if chosen else None, data_dir=data_dir,
+                                   progress=(lambda label: progress_line(f"zoo ood: {label}")) if progress else None)
+    report = {"model": opened.name, "family": opened.recipe.family,
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "background": chosen.name if chosen else None, **result.report, "notes": notes,
+              "hardware": runtime.hardware()}
+    if histogram:
+        known = catalogue.dataset(own)
+        names = {outliers.IN: f"in: {known.title if known else own} test ({opened.name})",
+                 **{key: f"out: {outliers.LABELS[key]}" for key in chosen_sets}}
+        panels = {f"{row} [{report['scores'][row]['unit']}]": by_set for row, by_set in result.values.items()}
+        write_histogram(panels, names, histogram)
+        report["histogram"] = str(histogram)
+    if output:
+        write_atomic(output, json.dumps(report, indent=2) + "\n")
+        report["report"] = str(output)
+    return report
+
+
+def format_ood(report: dict) -> str:
+    """The detection table of an :func:`ood` report: one row per score, AUROC / AUPRC / FPR95 per set."""
+    sets = list(next(iter(report["scores"].values()))["detection"]) if report["scores"] else []
+    header = ["score", "unit", *[f"{s} AUROC/AUPRC/FPR95" for s in sets]]
+    rows = [header]
+    for row, entry in report["scores"].items():
+        cells = [f"{d['auroc']:.3f} {d['auprc']:.3f} {d['fpr_at_95_tpr']:.3f}" for d in entry["detection"].values()]
+        rows.append([row, entry["unit"], *cells])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    s = report["settings"]
+    likelihood = any(outliers.SCORES[entry["score"]].needs is Capability.LIKELIHOOD for entry in report["scores"].values())
+    lines.append(f"{report['model']}: n = {s['n']} per set (in: {report['sets']['in']['description']})"
+                 + (f", k = {s['k']}" if likelihood else "") + f", seed {s['seed']}; higher scores flag "
+                 "out-of-distribution inputs"
+                 + (f"; background model {report['background']}" if report.get("background") else ""))
+    lines += report.get("notes", [])
+    written = [report[key] for key in ("report", "histogram") if key in report]
+    if written:
+        lines.append("wrote " + " and ".join(written))
+    return "\n".join(lines)
+
+
+def ood_command(name, **options) -> str:
+    return format_ood(ood(name, progress=True, **options))
 
 
 # ---------------------------------------------------------------- the catalogue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from zoo import app
 from zoo.errors import ZooError
@@ -68,6 +69,14 @@ def _eval_likelihood(args) -> str:
                                      max_examples=args.max_examples, seed=args.seed, data_dir=args.data_dir,
                                      zoo_dir=args.zoo_dir)
     return json.dumps(result, indent=2) + "\n" + summary
+
+
+def _ood(args) -> str:
+    histogram = args.histogram or str(Path(args.output).with_suffix(".png"))
+    return app.ood_command(args.name, scores=args.scores, sets=args.sets, n=args.n, k=args.k,
+                           typicality_sizes=args.typicality_batches, timesteps=args.timesteps, seed=args.seed,
+                           batch_size=args.batch_size, background=args.background, output=args.output,
+                           histogram=histogram, data_dir=args.data_dir, zoo_dir=args.zoo_dir)
 
 
 def _eval(args) -> str:
@@ -231,6 +240,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="folder with local data files")
     p.set_defaults(func=_eval_likelihood)
+
+    p = _model_command(sub, "ood", help="outlier detection: score the test split and other sets (MNIST, noise, "
+                                        "constant, inverted images) and print AUROC, AUPRC and FPR at 95%% TPR per score; "
+                                        "writes a JSON report and a histogram of the scores")
+    p.add_argument("--scores", metavar="NAMES", help="comma-separated, among nll, likelihood-ratio, complexity, "
+                                                     "typicality, reconstruction, denoising (default: all the model's "
+                                                     "family can give)")
+    p.add_argument("--sets", metavar="NAMES", help="out-of-distribution sets, comma-separated, among mnist, "
+                                                   "fashion_mnist, uniform, constant, inverted (default: all but the "
+                                                   "model's own dataset)")
+    p.add_argument("-n", type=int, default=1000, help="images per set, 10 to 10000 (default 1000; a dataset's test "
+                                                      "split may hold fewer)")
+    p.add_argument("--k", type=int, default=100, help="importance samples of the IWAE bound (default 100)")
+    p.add_argument("--typicality-batches", default="2,10,25", metavar="M,...",
+                   help="batch sizes of the typicality test (default 2,10,25)")
+    p.add_argument("--timesteps", type=int, default=10, help="noise levels of the denoising score (default 10)")
+    p.add_argument("--background", metavar="NAME",
+                   help="the likelihood ratio's background model (default: a shipped model of the same data "
+                        "trained with data.perturb_rate > 0)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="seed of the image subsets, the noise sets and the scores' draws")
+    p.add_argument("-o", "--output", default="ood.json", help="the JSON report (default ood.json)")
+    p.add_argument("--histogram", metavar="PNG", help="the histogram of the scores (default: the report's name, .png)")
+    p.add_argument("--data-dir", help="folder with local data files (fashion_mnist.npz, mnist10k.npz)")
+    p.set_defaults(func=_ood)
 
     p = _model_command(sub, "eval", help="sample-quality (FID, KID, precision/recall) and likelihood metrics vs the "
                                          "test split, beside the real-vs-real floor; writes metrics.json into the artifact")

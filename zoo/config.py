@@ -63,6 +63,10 @@ class DataConfig:
     load_size: tuple[int, ...] = spec((), help="training augmentation: resize to this (height, width), then crop "
                                       "image_size back at random (CycleGAN's 286 -> 256); empty = off", min=1)
     random_flip: bool = spec(False, help="training augmentation: flip each image left-right with probability 0.5")
+    perturb_rate: float = spec(0.0, min=0.0, max=1.0,
+                               help="training augmentation: replace each pixel by a uniform random grey level with "
+                                    "this probability (0 = off); 0.1-0.2 trains the background model of a likelihood "
+                                    "ratio (Ren et al. 2019)")
     domain_a: DomainConfig = spec(DomainConfig(), help="domain A of a two-domain (translation) recipe")
     domain_b: DomainConfig = spec(DomainConfig(), help="domain B of a two-domain (translation) recipe")
 

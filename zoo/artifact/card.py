@@ -71,6 +71,9 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
         prep += f"; training augmentation: resize to {d['load_size']} and crop back at random"
     if d.get("random_flip"):
         prep += ", random horizontal flips"
+    if d.get("perturb_rate"):
+        prep += (f"; training inputs perturbed: each pixel replaced by a uniform random grey level with probability "
+                 f"{d['perturb_rate']:g} (a background model for the likelihood ratio of Ren et al. 2019)")
     if recipe.get("model", {}).get("binarize"):
         prep += "; pixels binarized afresh each batch (dynamic binarization)"
     elif grey_level_bernoulli(recipe):

@@ -43,7 +43,8 @@ def preprocess(images, cfg: DataConfig) -> tf.Tensor:
 
 def augment(images, cfg: DataConfig, seed) -> tf.Tensor:
     """The training augmentation of a preprocessed batch, per image: CycleGAN's resize up to ``cfg.load_size``
-    and random crop back to ``cfg.image_size``, then a left-right flip with probability 0.5 (``cfg.random_flip``).
+    and random crop back to ``cfg.image_size``, then a left-right flip with probability 0.5 (``cfg.random_flip``),
+    then the pixel perturbation of :func:`perturb` (``cfg.perturb_rate``).
 
     ``seed`` is a stateless seed, shape (2,): the same seed gives the same crops and flips.
     """
@@ -61,4 +62,20 @@ def augment(images, cfg: DataConfig, seed) -> tf.Tensor:
     if cfg.random_flip:
         flip = tf.random.stateless_uniform((n,), flip_seed) < 0.5
         x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
+    if cfg.perturb_rate:
+        x = perturb(x, cfg, tf.random.experimental.stateless_fold_in(seed, 2))
     return x
+
+
+def perturb(images, cfg: DataConfig, seed) -> tf.Tensor:
+    """Each pixel (all its channels) replaced, with probability ``cfg.perturb_rate``, by one of the 256 grey levels
+    drawn uniformly, in ``cfg.value_range``: the input perturbation of Ren et al. (2019, "Likelihood ratios for
+    out-of-distribution detection"), whose background model learns the population statistics but not the semantics.
+    ``seed`` is a stateless seed, shape (2,)."""
+    x = tf.convert_to_tensor(images)
+    mask_seed, value_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    shape = tf.concat([tf.shape(x)[:3], [1]], 0)
+    replace = tf.random.stateless_uniform(shape, mask_seed) < cfg.perturb_rate
+    levels = tf.cast(tf.random.stateless_uniform(shape, value_seed, maxval=256, dtype=tf.int32), x.dtype)
+    low, high = cfg.value_range
+    return tf.where(replace, levels * ((high - low) / 255.0) + low, x)
