@@ -92,15 +92,18 @@ ISOLATED = "ZOO_ISOLATED_TEST"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "isolated: run in a fresh Python process (e.g. XLA training: TensorFlow's op "
-                                       "determinism, once a test switches it on, cannot be switched off in-process)")
+                                       "determinism, once a test switches it on, cannot be switched off in-process); "
+                                       "isolated(env={...}) also sets environment variables such as TF_ENABLE_ONEDNN_OPTS")
 
 
 def pytest_pyfunc_call(pyfuncitem):
     """Run an ``isolated`` test in a fresh interpreter and report its outcome as this test's."""
-    if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get(ISOLATED):
+    marker = pyfuncitem.get_closest_marker("isolated")
+    if marker is None or os.environ.get(ISOLATED):
         return None
+    env = {**os.environ, **marker.kwargs.get("env", {}), ISOLATED: "1"}  # isolated(env={...}) sets process-wide options
     child = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider", "--no-header",
-                            "--durations=0", pyfuncitem.nodeid], cwd=ROOT, env={**os.environ, ISOLATED: "1"},
+                            "--durations=0", pyfuncitem.nodeid], cwd=ROOT, env=env,
                            capture_output=True, text=True)
     if child.returncode != 0:
         pytest.fail(f"{pyfuncitem.nodeid} failed in its own process:\n{child.stdout[-6000:]}{child.stderr[-2000:]}",

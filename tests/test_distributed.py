@@ -41,13 +41,12 @@ CASES = {
 
 
 # CycleGAN's generator gradients pass through instance norm of tiny activations (N(0, 0.02) weights), which
-# amplifies float round-off: on ONE device, the gradient of 16 images differs from the sum over two halves of 8 by
-# 6e-6 of its size, and its Adam moments after 3 steps by up to 1e-3 between 1 and 2 replicas. On the 2-core Xeon
-# its weights still agreed within 1e-5; on the 2-core AMD EPYC (AVX-512, oneDNN on) they differ by up to 1.6e-4 and
-# the image pool by 5.9e-4, and the generator's Adam moments by up to 5.1e-2 (2026-12-04, the same on the commit
-# before; oneDNN's convolutions sum in another order at 8 images than at 16). Adam's first steps move a weight by
-# about lr = 2e-4 whatever the gradient's size, so round-off that flips a near-zero gradient's sign moves it by up to
-# 2 lr. Why the moments differ this much on this CPU is not yet understood; the weights still agree within 1e-3.
+# amplifies float round-off. With oneDNN off, its 1- and 2-replica weights agree within 1.8e-6 and its Adam moments
+# within 1.3e-5 of their size (test_cyclegan_mirrored_is_exact_without_onednn). With oneDNN on (TensorFlow's default
+# on CPUs with AVX-512, and the zoo's everywhere), whose convolutions sum in another order for 8 images than for 16,
+# the weights differ by up to 5.9e-4 and the generator's Adam moments by up to 5.1e-2 (2-core AMD EPYC, 2026-12-04):
+# Adam's first steps move a weight by about lr = 2e-4 whatever the gradient's size, so round-off that flips a
+# near-zero gradient's sign moves it by up to 2 lr. The other families agree within 1e-5 either way.
 SLOT_RTOL = {"cyclegan": 1e-1}
 WEIGHT_ATOL = {"cyclegan": 1e-3}
 
@@ -90,6 +89,18 @@ def test_mirrored_over_two_devices_trains_as_one_device(family, tmp_path, data_d
               export=False, verbose=0)
     one, two = final_weights(tmp_path / "default"), final_weights(tmp_path / "mirrored")
     assert_same_weights(one, two, atol=WEIGHT_ATOL.get(family, 1e-5), rtol=SLOT_RTOL.get(family, 1e-5))
+
+
+@pytest.mark.isolated(env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+def test_cyclegan_mirrored_is_exact_without_onednn(tmp_path, data_dir):
+    """The looser CycleGAN tolerance above is oneDNN's summation order, not the distribution: without oneDNN, 2
+    replicas train as 1 device within 1e-5 (Adam moments within 1e-4 of their size, instance norm's round-off)."""
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    runtime.split_cpu(2)
+    for strategy in ("default", "mirrored"):
+        train(tiny("cyclegan", f"train.distribution={json.dumps(strategy)}"), tmp_path / strategy, data_dir=data_dir,
+              export=False, verbose=0)
+    assert_same_weights(final_weights(tmp_path / "default"), final_weights(tmp_path / "mirrored"), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.isolated
