@@ -20,7 +20,7 @@ from pathlib import Path
 
 import zoo
 from zoo import runtime
-from zoo.artifact.store import available
+from zoo.artifact.store import available, read_metadata, resolve
 from zoo.config import load_recipe
 from zoo.eval.ood import SETS, applicable
 from zoo.files import write_atomic
@@ -43,7 +43,8 @@ def models(names=None) -> list[str]:
 
 
 def markdown(results: list[dict], sets) -> str:
-    best = {s: max(r["scores"][row]["detection"][s]["auroc"] for r in results for row in r["scores"]) for s in sets}
+    best = {s: max(round(r["scores"][row]["detection"][s]["auroc"], 3) for r in results for row in r["scores"])
+            for s in sets}
     lines = ["| model | score | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
     for report in results:
         for row, entry in report["scores"].items():
@@ -51,7 +52,7 @@ def markdown(results: list[dict], sets) -> str:
             for s in sets:
                 d = entry["detection"][s]
                 auroc = f"{d['auroc']:.3f}"
-                auroc = f"**{auroc}**" if d["auroc"] == best[s] else auroc
+                auroc = f"**{auroc}**" if round(d["auroc"], 3) == best[s] else auroc
                 cells.append(f"{auroc} / {d['auprc']:.3f} / {d['fpr_at_95_tpr']:.3f}")
             lines.append(f"| `{report['model']}` | {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -77,6 +78,9 @@ def main() -> None:
                          timesteps=args.timesteps, seed=args.seed, data_dir=args.data_dir, histogram=histogram,
                          progress=True)
         report.pop("hardware", None)
+        meta = read_metadata(resolve(name))  # which version of the model was measured
+        report["artifact"] = {"epochs": meta.get("training", {}).get("epochs"),
+                              "model_keras_sha256": meta.get("files", {}).get("model.keras")}
         results.append(report)
     result = {"benchmark": "ood", "date": datetime.date.today().isoformat(), "hardware": runtime.hardware(),
               "versions": runtime.versions(), "in": DATASET, "out": {s: SETS[s] for s in OUT_SETS},
