@@ -171,6 +171,23 @@ def test_perturbation_replaces_the_asked_fraction_of_pixels_by_grey_levels():
     assert np.array_equal(clean, images)
 
 
+def test_training_batches_are_perturbed_and_a_resumed_run_sees_the_same_ones(data_dir):
+    from zoo.data import train_stream
+
+    clean_cfg = DataConfig(dataset="fashion_mnist", max_examples=64)
+    noisy_cfg = DataConfig(dataset="fashion_mnist", max_examples=64, perturb_rate=0.2)
+
+    def batches(cfg, start_epoch):
+        stream, _ = train_stream(cfg, 32, seed=0, start_epoch=start_epoch, epochs=2, data_dir=data_dir)
+        return [b.numpy() for b in stream]
+
+    clean, noisy = batches(clean_cfg, 0), batches(noisy_cfg, 0)
+    assert len(noisy) == 4
+    changed = np.mean([np.mean(c != n) for c, n in zip(clean, noisy)])
+    assert 0.15 < changed < 0.21  # a replaced pixel may draw its own grey level
+    assert np.array_equal(batches(noisy_cfg, 1), noisy[2:])  # epoch 1 alone, as after --resume
+
+
 def test_the_background_recipe_is_found_for_the_model_it_serves():
     model = load_recipe(ROOT / "recipes" / "vae_fashion_mnist.toml")
     background = load_recipe(ROOT / "recipes" / "vae_background_fashion_mnist.toml")
