@@ -27,6 +27,7 @@ from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
 from zoo.errors import ArtifactError, EvaluationError, ZooError
 from zoo.eval import latents
+from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics
 from zoo.eval import ood as outliers
 from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
@@ -379,6 +380,46 @@ def interpolate(name, *, steps=10, pairs=4, output="interpolation.png", scale=2,
 
 
 # ---------------------------------------------------------------- measuring
+
+
+def disentanglement(name, *, n=LATENT_IMAGES, seed=0, write=True, data_dir=None, zoo_dir=None) -> str:
+    """The latent code's figures (total correlation, active units, KL per dimension) on ``n`` test images; with
+    ``write``, into the artifact's metrics.json and headline as `zoo eval` writes them, and the cards that compare them."""
+    n = _positive(n, "-n")
+    if n > 10_000:
+        raise ZooError(f"-n {n}: the total correlation estimate costs n^2 densities; use at most 10000")
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.LIKELIHOOD, "has no posterior to measure", LATENT_HINT)
+    cfg = opened.recipe.data
+    images_, labels, source = data.labelled_images(cfg, cfg.eval_split, n, seed=seed, data_dir=data_dir)
+    stats = latent_statistics(opened.model, images_, labels, seed=seed)
+    text = (f"{opened.recipe.name}: total correlation {stats['total_correlation_nats']:.4f} nats, active units "
+            f"{stats['active_units']} of {stats['latent_dim']}, on {stats['num_images']:,} images of {source}")
+    if not write:
+        return text
+    metrics_path = opened.folder / "metrics.json"
+    if not metrics_path.is_file():
+        raise ZooError(f"{opened.recipe.name} has no metrics.json yet: run `zoo eval {opened.recipe.name}` (which "
+                       "measures this too), or pass --no-write")
+    report = json.loads(metrics_path.read_text())
+    report["latent"] = stats
+    report.setdefault("headline", {})["total_correlation_nats"] = stats["total_correlation_nats"]
+    metrics = {**(read_metadata(opened.folder).get("metrics") or {}), "total_correlation_nats": stats["total_correlation_nats"]}
+    update_artifact(opened.folder, {"metrics.json": json.dumps(report, indent=2) + "\n"}, {"metrics": metrics})
+    rewritten = [folder.name for folder in _cards_comparing(opened.folder)]
+    return f"{text}\nwrote {metrics_path}; rewrote the cards of {', '.join(rewritten)}"
+
+
+def _cards_comparing(folder: Path) -> list[Path]:
+    """Rewrite the cards beside ``folder`` that compare latent codes on its dataset (they list each other)."""
+    dataset = read_metadata(folder)["dataset"]["name"]
+    done = []
+    for path in sorted(folder.parent.glob(f"*/{METADATA}")):
+        meta = json.loads(path.read_text())
+        if meta.get("dataset", {}).get("name") == dataset and "total_correlation_nats" in (meta.get("metrics") or {}):
+            card.write(path.parent)
+            done.append(path.parent)
+    return done
 
 
 def likelihood(name, *, split="test", k=1000, batch_size=100, max_examples=0, seed=0, data_dir=None,

@@ -64,6 +64,11 @@ def _interpolate(args) -> str:
                            zoo_dir=args.zoo_dir)
 
 
+def _disentanglement(args) -> str:
+    return app.disentanglement(args.name, n=args.n, seed=args.seed, write=not args.no_write, data_dir=args.data_dir,
+                               zoo_dir=args.zoo_dir)
+
+
 def _eval_likelihood(args) -> str:
     result, summary = app.likelihood(args.name, split=args.split, k=args.k, batch_size=args.batch_size,
                                      max_examples=args.max_examples, seed=args.seed, data_dir=args.data_dir,
@@ -240,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="folder with local data files")
     p.set_defaults(func=_eval_likelihood)
+
+    p = _model_command(sub, "disentanglement", help="total correlation of the aggregate posterior, active units and "
+                                                    "KL per latent dimension on test images (VAE families)")
+    p.add_argument("-n", type=int, default=2000, help="test images (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder with local data files")
+    p.add_argument("--no-write", action="store_true", help="print only; leave the artifact as it is")
+    p.set_defaults(func=_disentanglement)
 
     p = _model_command(sub, "ood", help="outlier detection: score the test split and other sets (MNIST, noise, "
                                         "constant, inverted images) and print AUROC, AUPRC and FPR at 95%% TPR per score; "

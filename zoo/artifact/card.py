@@ -134,8 +134,33 @@ def _evaluation_section(meta: dict, report: dict | None) -> list[str]:
         lines += [""] + markdown_table(header, rows)
     for section, values in report_figures(report).items():
         lines += ["", f"{section.capitalize()}: " + ", ".join(f"{k} {number(v, 6)}" for k, v in values.items())]
+    lines += _latent_comparison(meta, report)
     lines += ["", *[f"Note: {note}" for note in report.get("notes", [])]]
     return lines
+
+
+def _latent_comparison(meta: dict, report: dict) -> list[str]:
+    """The total correlation of this model's aggregate posterior beside the other models of the zoo on the same data
+    (artifacts next to this one whose metrics have it): lower is a less entangled code."""
+    if "latent" not in report:
+        return []
+    here = meta.get("_folder")
+    rows = []
+    siblings = sorted(Path(here).parent.glob("*/metadata.json")) if here else []
+    for path in siblings:
+        other = json.loads(path.read_text())
+        value = (other.get("metrics") or {}).get("total_correlation_nats")
+        if value is not None and other.get("dataset", {}).get("name") == meta.get("dataset", {}).get("name"):
+            beta = other.get("recipe", {}).get("model", {}).get("beta", 1.0)
+            rows.append([f"`{other['name']}`" + (" (this model)" if other["name"] == meta["name"] else ""),
+                         str(other.get("recipe", {}).get("model", {}).get("latent_dim", "")), number(beta, 3),
+                         number(value, 4)])
+    if len(rows) < 2:
+        return []
+    return ["", "Total correlation of the aggregate posterior, KL(q(z) || prod_j q(z_j)) in nats on "
+                f"{report['latent']['num_images']:,} test images (Chen et al. 2018; lower: the code's dimensions are "
+                "closer to independent over the data), beside the zoo's other models of this dataset:", "",
+            *markdown_table(["model", "latent_dim", "beta", "total correlation"], rows)]
 
 
 def _parity_section(meta: dict) -> list[str]:
@@ -267,7 +292,8 @@ def _figures_section(meta: dict) -> list[str]:
 def render(folder) -> str:
     """The model card of the artifact in ``folder``, from its metadata.json and metrics.json."""
     metrics = Path(folder) / "metrics.json"
-    return from_metadata(read_metadata(folder), json.loads(metrics.read_text()) if metrics.is_file() else None)
+    meta = {**read_metadata(folder), "_folder": str(folder)}  # where its siblings are, for comparisons
+    return from_metadata(meta, json.loads(metrics.read_text()) if metrics.is_file() else None)
 
 
 def from_metadata(meta: dict, report: dict | None = None) -> str:

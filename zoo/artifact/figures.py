@@ -38,7 +38,7 @@ def report_table(report: dict) -> tuple[list[str], list[list[str]]]:
 def report_figures(report: dict) -> dict[str, dict[str, float]]:
     """The family's other figures (likelihood, reconstruction, cycle, classification), numbers only."""
     return {section: {k: v for k, v in report[section].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            for section in ("likelihood", "reconstruction", "cycle", "classification") if section in report}
+            for section in ("likelihood", "latent", "reconstruction", "cycle", "classification") if section in report}
 def grey_level_bernoulli(recipe: dict) -> bool:
     """A Bernoulli likelihood on grey levels (no binarization): its "NLL" is a cross-entropy, not a density."""
     model = recipe.get("model", {})

@@ -3,12 +3,14 @@
 
 Conditional models draw every class equally often, and the classifier's agreement with the requested label is
 reported. Models with a likelihood add the test negative ELBO and IWAE NLL
-(:func:`zoo.models.vae.evaluate_likelihood`).
+(:func:`zoo.models.vae.evaluate_likelihood`) and the figures of their latent code
+(:func:`zoo.eval.disentanglement.latent_statistics`).
 """
 
 from __future__ import annotations
 
 from zoo import data
+from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics
 from zoo.eval.evaluator import Evaluator
 from zoo.models import Capability
 from zoo.models.vae import evaluate_likelihood
@@ -51,6 +53,9 @@ def evaluate_samples(ev: Evaluator) -> dict:
     if ev.model.can(Capability.LIKELIHOOD):
         out["likelihood"] = likelihood(ev, test, test_labels)
         headline.update({key: out["likelihood"][key] for key in ("iwae_nll_nats", "neg_elbo_nats")})
+        out["latent"] = latent_statistics(ev.model, test[:LATENT_IMAGES], None if test_labels is None
+                                          else test_labels[:LATENT_IMAGES], seed=ev.seed)
+        headline["total_correlation_nats"] = out["latent"]["total_correlation_nats"]
     out["headline"] = headline
     return out
 
