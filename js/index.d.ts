@@ -23,9 +23,11 @@ export type Capability = "sample" | "generate" | "reconstruct" | "encode" | "dec
   | "interpolate" | "traverse" | "conditional" | "samplers" | "classify";
 
 export interface SamplerOptions {
-  sampler?: "ddim" | "ddpm";
-  /** DDIM steps (DDPM always runs all T) */
+  /** dpmpp_2m: DPM-Solver++(2M), deterministic, for few steps */
+  sampler?: "ddim" | "ddpm" | "dpmpp_2m";
+  /** DDIM and dpmpp_2m steps (DDPM always runs all T) */
   steps?: number;
+  /** DDIM only; dpmpp_2m takes 0 */
   eta?: number;
   spacing?: "linspace" | "trailing";
   variance?: "fixed_small" | "fixed_large";

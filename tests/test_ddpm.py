@@ -88,8 +88,12 @@ def test_bad_sampler_requests_are_named(trained):
         model.sample(2, sampler="ddpm", steps=50)
     with pytest.raises(InputShapeError, match=r"steps must be in \[1, 200\]"):
         model.sample(2, steps=500)
-    with pytest.raises(InputShapeError, match="sampler must be one of ddim, ddpm"):
+    with pytest.raises(InputShapeError, match="sampler must be one of ddim, ddpm, dpmpp_2m"):
         model.sample(2, sampler="euler")
+    with pytest.raises(InputShapeError, match="eta = 0.5 means nothing to dpmpp_2m, a deterministic ODE solver"):
+        model.sample(2, sampler="dpmpp_2m", steps=5, eta=0.5)
+    noisy = DDPM(**TINY, timesteps=200, eta=0.5)  # a recipe's DDIM eta is not dpmpp_2m's default
+    assert noisy.sampler_settings().eta == 0.5 and noisy.sampler_settings("dpmpp_2m", 10).eta == 0.0
     with pytest.raises(InputShapeError, match=r"images must have shape \(batch, 28, 28, 1\)"):
         model.generate(np.zeros((2, 32, 32, 1), "float32"))
 

@@ -130,6 +130,9 @@ sampler = module["ReferenceSampler"]({str(artifact)!r})
 noise = np.load({str(tmp_path / "noise.npy")!r})
 np.save({str(tmp_path / "ref8.npy")!r}, sampler.sample(noise, steps=8))
 np.save({str(tmp_path / "ref20.npy")!r}, sampler.sample(noise, steps=20, spacing="linspace", clip_x0=False))
+np.save({str(tmp_path / "dpmpp6.npy")!r}, sampler.sample(noise, steps=6, sampler="dpmpp_2m"))
+np.save({str(tmp_path / "dpmpp12.npy")!r},
+        sampler.sample(noise, steps=12, spacing="linspace", clip_x0=False, sampler="dpmpp_2m"))
 steps = np.load({str(tmp_path / "steps.npy")!r})
 np.save({str(tmp_path / "ddpm.npy")!r}, sampler.sample(noise, sampler="ddpm", step_noise=lambda i, shape: steps[i]))
 assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in sys.modules), "TensorFlow was imported"
@@ -142,6 +145,14 @@ assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in 
     np.testing.assert_allclose(reference8, tf8, atol=1e-3, rtol=0)
     np.testing.assert_allclose(reference20, tf20, atol=1e-3, rtol=0)
     assert np.abs(reference8 - reference20).max() > 1e-2  # the two settings differ: the comparison has teeth
+    # DPM-Solver++(2M), carrying the previous x0 through the compiled loop: through sample() and without clipping
+    reference_dpmpp6, reference_dpmpp12 = np.load(tmp_path / "dpmpp6.npy"), np.load(tmp_path / "dpmpp12.npy")
+    tf_dpmpp6 = model.generate(noise, steps=6, sampler="dpmpp_2m").numpy()
+    np.testing.assert_allclose(reference_dpmpp6, tf_dpmpp6, atol=1e-3, rtol=0)
+    tf_dpmpp12 = model.sampler_function(SamplerSettings("dpmpp_2m", 12, 0.0, "linspace", clip_x0=False))(noise, 0).numpy()
+    np.testing.assert_allclose(reference_dpmpp12, tf_dpmpp12, atol=1e-3, rtol=0)
+    ddim6 = model.generate(noise, steps=6, eta=0.0).numpy()
+    assert np.abs(reference_dpmpp6 - ddim6).max() > 1e-2  # the second-order steps are there
     tf_ddpm = model.sampler_function(SamplerSettings("ddpm"))(noise, 7).numpy()
     np.testing.assert_allclose(np.load(tmp_path / "ddpm.npy"), tf_ddpm, atol=1e-3, rtol=0)
     generate = tf.saved_model.load(str(artifact / "saved_model")).signatures["generate"]
@@ -156,6 +167,10 @@ def test_zoo_sample_takes_a_sampler_steps_and_eta(run, tmp_path):
     assert "sampler ddim, steps 5, eta 0.5" in result.stdout and (tmp_path / "s.png").stat().st_size > 0
     result = zoo_main("sample", artifact, "--sampler", "ddpm", "--steps", "5", "-o", tmp_path / "bad.png")
     assert result.returncode == 1 and "zoo: error: the ddpm sampler runs all T = 100 steps" in result.stderr
+    result = zoo_main("sample", artifact, "--sampler", "dpmpp_2m", "--steps", "4", "-n", "2", "-o", tmp_path / "d.png")
+    assert result.returncode == 0 and "sampler dpmpp_2m, steps 4" in result.stdout, result.stderr[-2000:]
+    result = zoo_main("sample", artifact, "--sampler", "dpmpp_2m", "--eta", "0.5", "-o", tmp_path / "bad.png")
+    assert result.returncode == 1 and "zoo: error: eta = 0.5 means nothing to dpmpp_2m" in result.stderr
 
 
 # ---------------------------------------------------------------- recipes
@@ -180,8 +195,8 @@ def test_shipped_recipes_and_their_mistakes():
 
 
 def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir, monkeypatch):
-    """FID against sampling steps (issue: DDIM 10/20/50/100, DDPM all T) with Fashion-MNIST classifier features;
-    the slow DDPM row uses at most DDPM_EVAL_SAMPLES samples and gets a floor at its own count."""
+    """FID against sampling steps (DDIM 10/20/50/100, DPM-Solver++(2M) 10/15/20, DDPM all T) with Fashion-MNIST
+    classifier features; the slow DDPM row uses at most DDPM_EVAL_SAMPLES samples and gets a floor at its own count."""
     from zoo.eval.evaluate import evaluate
     from zoo.models import ddpm
 
@@ -190,12 +205,13 @@ def test_zoo_eval_scores_each_sampler_against_the_floor(run, data_dir, monkeypat
     report = evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
                       kid_subsets=5)
     names = [row["name"] for row in report["rows"]]
-    assert names[:5] == ["ddim_10", "ddim_20", "ddim_50", "ddim_100", "ddpm_100"] and names[5].startswith("real floor")
-    assert names[6] == "real floor (train vs test, n = 8)" and len(names) == 7
-    assert [row["count"] for row in report["rows"]] == [16, 16, 16, 16, 8, 16, 8]
-    assert report["headline"]["fid_floor_ddpm_100"] == report["rows"][6]["fid"] and "8 samples" in report["notes"][-1]
+    assert names[:8] == ["ddim_10", "ddim_20", "ddim_50", "ddim_100", "dpmpp_10", "dpmpp_15", "dpmpp_20", "ddpm_100"]
+    assert names[8].startswith("real floor") and names[9] == "real floor (train vs test, n = 8)" and len(names) == 10
+    assert [row["count"] for row in report["rows"]] == [16] * 7 + [8, 16, 8]
+    assert report["headline"]["fid_floor_ddpm_100"] == report["rows"][9]["fid"] and "8 samples" in report["notes"][-1]
+    assert "fid_dpmpp_15" in report["headline"]
     assert report["features"]["network"] == "classifier-fashion-mnist"
-    untrained, floor = report["rows"][0]["fid"], report["rows"][5]["fid"]
+    untrained, floor = report["rows"][0]["fid"], report["rows"][8]["fid"]
     assert np.isfinite(untrained) and untrained > floor  # a two-epoch model is far from the data
     chosen = evaluate(zoo.load(export_dir), load_recipe(export_dir / "recipe.toml"), num_samples=16, data_dir=data_dir,
                       kid_subsets=5, samplers=["ddim_10"])  # one row: what a quick comparison of runs needs

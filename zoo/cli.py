@@ -187,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="class to draw, for conditional models (default: all classes in turn)")
-    p.add_argument("--sampler", choices=("ddim", "ddpm"), help="diffusion models: the sampler (default: the recipe's)")
-    p.add_argument("--steps", type=int, help="diffusion models: DDIM steps (DDPM always takes all T)")
+    p.add_argument("--sampler", choices=("ddim", "ddpm", "dpmpp_2m"),
+                   help="diffusion models: the sampler (default: the recipe's); dpmpp_2m is DPM-Solver++(2M), "
+                        "for few steps")
+    p.add_argument("--steps", type=int, help="diffusion models: DDIM or dpmpp_2m steps (DDPM always takes all T)")
     p.add_argument("--eta", type=float, help="diffusion models: DDIM eta, 0 deterministic to 1 as noisy as DDPM")
     _picture_options(p, "samples.png")
     p.set_defaults(func=_sample)
@@ -291,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kid-subsets", type=int, default=100, help="random subsets KID is averaged over (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and of the image subsets")
     p.add_argument("--samplers", metavar="ROWS", help="score only these sample rows, e.g. ddim_50 (diffusion models "
-                                                      "have ddim_10, ddim_20, ddim_50, ddim_100, ddpm_1000)")
+                                                      "have ddim_10, ddim_20, ddim_50, ddim_100, dpmpp_10, dpmpp_15, "
+                                                      "dpmpp_20, ddpm_1000)")
     p.add_argument("--no-write", action="store_true", help="print the table only; leave the artifact as it is")
     p.add_argument("--data-dir", help="folder with local data files")
     p.set_defaults(func=_eval)

@@ -284,7 +284,7 @@ export class ZooModel {
   /**
    * `n` new images `{data, dims}` in the model's output range.
    * @param {number} n
-   * @param {{seed?: number, label?: number|number[], sampler?: "ddim"|"ddpm", steps?: number, eta?: number,
+   * @param {{seed?: number, label?: number|number[], sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number,
    *   onStep?: (done: number, count: number) => void}} [options] `label` picks the class of a conditional model or
    *   the prior component of a VAE with a fitted prior; the sampler options are for diffusion models.
    */
@@ -302,9 +302,10 @@ export class ZooModel {
 
   /**
    * The reverse diffusion process from `noise` `{data, dims: [N, H, W, C]}` through the denoiser's ONNX file.
-   * @param {{sampler?: "ddim"|"ddpm", steps?: number, eta?: number, spacing?: string, seed?: number,
+   * @param {{sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number, spacing?: string, seed?: number,
    *   stepNoise?: (step: number, count: number) => Float32Array, onStep?: Function}} [options] defaults from
-   *   schedule.json; a stochastic sampler's per-step noise is seeded by `seed` unless `stepNoise` gives it.
+   *   schedule.json (the recipe's DDIM eta does not apply to dpmpp_2m, which is deterministic); a stochastic
+   *   sampler's per-step noise is seeded by `seed` unless `stepNoise` gives it.
    */
   async denoiseLoop(noise, { seed = 0, stepNoise, ...options } = {}) {
     if (!this.can("samplers") || !this.schedule) throw new ZooError(`${this.name} is not a diffusion model`);
@@ -312,6 +313,7 @@ export class ZooModel {
     const defaults = this.schedule.sampler_defaults ?? {};
     const settings = { sampler: defaults.sampler, steps: defaults.steps, eta: defaults.eta, spacing: defaults.timestep_spacing,
       variance: defaults.variance, clipX0: defaults.clip_x0, ...options };
+    if (settings.sampler === "dpmpp_2m" && options.eta === undefined) settings.eta = 0;
     const n = noise.dims[0];
     const session = await this.session(this.onnxFile("denoise"));
     const denoise = async (x, t) => {

@@ -68,5 +68,5 @@ test("what a family cannot do, and variants that were not made", async () => {
   await rejects(loadModel(join(EXPORTED, "dcgan-fashion-mnist"), { variant: "int4" }), /variant must be one of fp16, int8/);
   const ddpm = await loadModel(join(EXPORTED, "ddpm-fashion-mnist"));
   await rejects(ddpm.sample(1, { steps: 0 }), /steps must be an integer in \[1, 1000\]/);
-  await rejects(ddpm.sample(1, { sampler: "euler" }), /sampler must be "ddim" or "ddpm"/);
+  await rejects(ddpm.sample(1, { sampler: "euler" }), /sampler must be one of ddim, ddpm, dpmpp_2m, got "euler"/);
 });

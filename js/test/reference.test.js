@@ -1,7 +1,7 @@
 /**
  * The JavaScript samplers against the numpy reference sampler (zoo/diffusion/reference.py, run here with the
  * repository's Python): fed the same initial noise, and the same per-step noise where a step is stochastic, DDIM
- * (deterministic and with eta) and DDPM's 1000 ancestral steps give the same images within 1e-3.
+ * (deterministic and with eta), DPM-Solver++(2M) and DDPM's 1000 ancestral steps give the same images within 1e-3.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -31,6 +31,8 @@ out = {"noise": noise, "steps": steps,
        "ddim10": sampler.sample(noise, steps=10),
        "ddim10_eta": sampler.sample(noise, steps=10, eta=0.5, step_noise=step_noise),
        "ddim6_linspace": sampler.sample(noise, steps=6, spacing="linspace", clip_x0=False),
+       "dpmpp15": sampler.sample(noise, steps=15, sampler="dpmpp_2m"),
+       "dpmpp8_linspace": sampler.sample(noise, steps=8, spacing="linspace", clip_x0=False, sampler="dpmpp_2m"),
        "ddpm": sampler.sample(noise, sampler="ddpm", step_noise=step_noise)}
 for steps_, spacing in ${JSON.stringify(CASES)}:
     out[f"t_{steps_}_{spacing}"] = module["ddim_timesteps"](1000, steps_, spacing).astype(np.int32)
@@ -58,6 +60,8 @@ for (const [name, options] of [
   ["ddim10", { sampler: "ddim", steps: 10 }],
   ["ddim10_eta", { sampler: "ddim", steps: 10, eta: 0.5, stepNoise: frame }],
   ["ddim6_linspace", { sampler: "ddim", steps: 6, spacing: "linspace", clipX0: false }],
+  ["dpmpp15", { sampler: "dpmpp_2m", steps: 15 }],
+  ["dpmpp8_linspace", { sampler: "dpmpp_2m", steps: 8, spacing: "linspace", clipX0: false }],
   ["ddpm", { sampler: "ddpm", stepNoise: frame }],
 ]) {
   test(`the ${name} sampler reproduces the numpy reference`, async () => {
@@ -72,4 +76,17 @@ for (const [name, options] of [
 test("the comparisons have teeth: the settings give different images", () => {
   assert.ok(maxAbsDiff(reference.ddim10.data, reference.ddim10_eta.data) > 1e-2);
   assert.ok(maxAbsDiff(reference.ddim10.data, reference.ddpm.data) > 1e-2);
+  assert.ok(maxAbsDiff(reference.ddim10.data, reference.dpmpp15.data) > 1e-2);
+});
+
+test("dpmpp_2m refuses an eta, and ignores the recipe's DDIM eta", async () => {
+  await assert.rejects(model.denoiseLoop(reference.noise, { sampler: "dpmpp_2m", steps: 2, eta: 0.5 }), /eta = 0.5 means nothing to dpmpp_2m/);
+  const defaults = model.schedule.sampler_defaults;
+  model.schedule.sampler_defaults = { ...defaults, eta: 0.5 }; // as if the recipe's DDIM default were stochastic
+  try {
+    const images = await model.denoiseLoop(reference.noise, { sampler: "dpmpp_2m", steps: 2 });
+    assert.deepEqual(images.dims, reference.noise.dims);
+  } finally {
+    model.schedule.sampler_defaults = defaults;
+  }
 });

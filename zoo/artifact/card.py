@@ -268,6 +268,7 @@ def _usage(meta: dict) -> list[str]:
         shell.append(f"zoo sample {name} -n 64 -o samples.png" + (" --label 3" if conditional else ""))
     if Capability.SAMPLERS in can:
         python.append('fast = model.sample(16, seed=0, sampler="ddim", steps=50)  # or sampler="ddpm" (all T steps)')
+        python.append('fewer = model.sample(16, seed=0, sampler="dpmpp_2m", steps=15)  # DPM-Solver++(2M), deterministic')
     if Capability.RECONSTRUCT in can:
         python.append("rebuilt = model.reconstruct(images" + (", labels)" if conditional else ")"))
         shell.append(f"zoo reconstruct {name} -o reconstructions.png")

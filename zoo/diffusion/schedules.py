@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.diffusion.reference import (PREDICTION_TYPES, VARIANCES, ddim_coefficients, ddim_timesteps, ddpm_coefficients,
-                                     predicted_x0)
+                                     dpmpp_2m_coefficients, predicted_x0)
 
 SCHEDULES = ("linear", "cosine")
 COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17
@@ -114,6 +114,10 @@ class NoiseSchedule:
     def ddim_table(self, steps: int, eta: float = 0.0, spacing: str = "trailing") -> dict[str, np.ndarray]:
         """Per-step tables of DDIM over ``steps`` timesteps (see :mod:`zoo.diffusion.reference`)."""
         return ddim_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), eta)
+
+    def dpmpp_2m_table(self, steps: int, spacing: str = "trailing", order: int = 2) -> dict[str, np.ndarray]:
+        """Per-step tables of DPM-Solver++(2M) over DDIM's timesteps (see :mod:`zoo.diffusion.reference`)."""
+        return dpmpp_2m_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), order)
 
     def to_json(self, prediction_type: str) -> dict:
         """What another runtime needs to implement a sampler (written as the artifact's ``schedule.json``)."""

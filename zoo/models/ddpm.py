@@ -1,4 +1,4 @@
-"""Denoising diffusion probabilistic models (Ho et al. 2020) with DDIM sampling (Song et al. 2021).
+"""Denoising diffusion probabilistic models (Ho et al. 2020) with DDIM (Song et al. 2021) and DPM-Solver++(2M) sampling.
 
 A U-Net (:mod:`zoo.nets.unet`) learns to undo the forward process of a :class:`~zoo.diffusion.schedules.NoiseSchedule`:
 for x0 from the data, uniform t and Gaussian noise it regresses the noise (``epsilon``) or
@@ -30,6 +30,8 @@ from zoo.models.registry import register_family
 
 VALUE_RANGE = (-1.0, 1.0)  # the forward process mixes images with unit Gaussian noise
 DDPM_EVAL_SAMPLES = 250  # zoo eval's DDPM row: T passes per image (about 18 min for 250 at T = 1000 on 2 cores)
+EVAL_STEPS = {"ddim": (10, 20, 50, 100), "dpmpp_2m": (10, 15, 20)}  # zoo eval's rows: sample quality against steps
+EVAL_ROW_PREFIX = {"ddim": "ddim", "dpmpp_2m": "dpmpp"}  # ddim_50, dpmpp_15, ...
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,10 @@ class DDPMConfig:
     ema_decay: float = spec(0.999, min=0.0, max=1.0, help="decay of the weights' moving average")
     ema_warmup: bool = spec(True, help="decay min(ema_decay, (1 + n) / (10 + n)) at step n, so early averages forget the init")
     sampler: str = spec("ddim", choices=SAMPLERS, help="default sampler of sample() and `zoo sample`")
-    sample_steps: int = spec(50, min=1, help="default DDIM steps (DDPM always takes T)")
-    eta: float = spec(0.0, min=0.0, help="default DDIM eta: 0 deterministic, 1 the DDPM posterior's noise")
-    timestep_spacing: str = spec("trailing", choices=SPACINGS, help="which timesteps DDIM visits")
+    sample_steps: int = spec(50, min=1, help="default DDIM or DPM-Solver++ steps (DDPM always takes T)")
+    eta: float = spec(0.0, min=0.0, help="default DDIM eta: 0 deterministic, 1 the DDPM posterior's noise "
+                                         "(dpmpp_2m takes none)")
+    timestep_spacing: str = spec("trailing", choices=SPACINGS, help="which timesteps DDIM and DPM-Solver++ visit")
     variance: str = spec("fixed_small", choices=VARIANCES, help="DDPM step variance: posterior (small) or beta (large)")
     clip_x0: bool = spec(True, help="clip the predicted x0 to [-1, 1] at every sampling step")
     generate_steps: int = spec(50, min=1, help="DDIM steps of the SavedModel `generate` signature (fixed in its graph)")
@@ -66,7 +69,7 @@ class DDPM(GenerativeModel):
     capabilities = frozenset({Capability.SAMPLE, Capability.GENERATE, Capability.SAMPLERS})
     config_class = DDPMConfig
     limitations = (
-        'Sampling is iterative: every image costs one network pass per step (50 for the default DDIM sampler, T for DDPM); fewer steps are faster and worse, as its evaluation rows show.',
+        'Sampling is iterative: every image costs one network pass per step (50 for the default DDIM sampler, any count for DDIM and DPM-Solver++(2M), T for DDPM); fewer steps are faster and worse, as its evaluation rows show.',
         'No likelihood is reported (the variational bound of the diffusion model is not computed here).',
     )
 
@@ -116,7 +119,7 @@ class DDPM(GenerativeModel):
         for name in ("sample_steps", "generate_steps"):
             if getattr(m, name) > m.timesteps:
                 raise RecipeError(f"{name} = {getattr(m, name)} in {where} exceeds timesteps = {m.timesteps}; "
-                                  f"DDIM visits at most T steps")
+                                  f"DDIM and DPM-Solver++ visit at most T steps")
 
     def get_config(self):
         return {**super().get_config(), **self.hyperparameters()}
@@ -178,7 +181,8 @@ class DDPM(GenerativeModel):
     # ------------------------------------------------------------ sampling
 
     def sampler_settings(self, sampler=None, steps=None, eta=None) -> SamplerSettings:
-        """Validated settings for a sampler; what is not given comes from the recipe (DDPM always takes all T)."""
+        """Validated settings for a sampler; what is not given comes from the recipe (DDPM always takes all T, and
+        the deterministic dpmpp_2m no eta: the recipe's DDIM eta does not apply to it)."""
         sampler = sampler or self.sampler
         if sampler == "ddpm":
             if steps not in (None, self.timesteps):
@@ -189,7 +193,8 @@ class DDPM(GenerativeModel):
         if not 1 <= steps <= self.timesteps:
             raise InputShapeError(f"steps must be in [1, {self.timesteps}] (the model's T), got {steps}")
         try:
-            return SamplerSettings(sampler, steps, self.eta if eta is None else float(eta), self.timestep_spacing,
+            default_eta = 0.0 if sampler == "dpmpp_2m" else self.eta
+            return SamplerSettings(sampler, steps, default_eta if eta is None else float(eta), self.timestep_spacing,
                                    self.variance, self.clip_x0)
         except ValueError as exc:
             raise InputShapeError(str(exc)) from None
@@ -221,7 +226,8 @@ class DDPM(GenerativeModel):
         return self.sampler_function(self.sampler_settings(sampler, steps, eta))(noise, tf.constant(seed, tf.int32))
 
     def sample(self, n: int, steps=None, sampler=None, eta=None, seed: int = 0) -> tf.Tensor:
-        """``n`` new images in [-1, 1]: DDIM (``steps``, ``eta``) or DDPM from N(0, I) noise drawn with ``seed``.
+        """``n`` new images in [-1, 1]: DDIM (``steps``, ``eta``), DPM-Solver++(2M) (``sampler="dpmpp_2m"``,
+        ``steps``) or DDPM from N(0, I) noise drawn with ``seed``.
 
         Defaults come from the recipe (``sampler``, ``sample_steps``, ``eta``).
         """
@@ -231,10 +237,11 @@ class DDPM(GenerativeModel):
         return self.generate(noise, steps, sampler, eta, seed)
 
     def evaluation_samplers(self) -> dict[str, dict]:
-        """``zoo eval``'s rows: sample quality against sampling steps, DDIM (eta 0) at 10, 20, 50 and 100 steps
-        and DDPM over all T, the last on at most ``DDPM_EVAL_SAMPLES`` images (T network passes per image)."""
-        rows = {f"ddim_{steps}": {"sampler": "ddim", "steps": steps, "eta": 0.0}
-                for steps in (10, 20, 50, 100) if steps <= self.timesteps}
+        """``zoo eval``'s rows: sample quality against sampling steps, DDIM (eta 0) at 10, 20, 50 and 100 steps,
+        DPM-Solver++(2M) at 10, 15 and 20, and DDPM over all T, the last on at most ``DDPM_EVAL_SAMPLES`` images
+        (T network passes per image)."""
+        rows = {f"{EVAL_ROW_PREFIX[sampler]}_{steps}": {"sampler": sampler, "steps": steps, "eta": 0.0}
+                for sampler, counts in EVAL_STEPS.items() for steps in counts if steps <= self.timesteps}
         rows[f"ddpm_{self.timesteps}"] = {"sampler": "ddpm", "max_samples": DDPM_EVAL_SAMPLES}
         return rows
 
