@@ -25,9 +25,9 @@ from zoo.artifact.store import (METADATA, available, check_files, load_examples,
                                 update_artifact, verify_checksums)
 from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
-from zoo.errors import ArtifactError, EvaluationError, ZooError
+from zoo.errors import ArtifactError, DataError, EvaluationError, ZooError
 from zoo.eval import latents
-from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics
+from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics, supervised_statistics
 from zoo.eval import ood as outliers
 from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
@@ -383,8 +383,9 @@ def interpolate(name, *, steps=10, pairs=4, output="interpolation.png", scale=2,
 
 
 def disentanglement(name, *, n=LATENT_IMAGES, seed=0, write=True, data_dir=None, zoo_dir=None) -> str:
-    """The latent code's figures (total correlation, active units, KL per dimension) on ``n`` test images; with
-    ``write``, into the artifact's metrics.json and headline as `zoo eval` writes them, and the cards that compare them."""
+    """The latent code's figures (total correlation, active units, KL per dimension) on ``n`` test images, and MIG and
+    the beta-VAE metric when the data has ground-truth factors (:func:`_factor_metrics`); with ``write``, into the
+    artifact's metrics.json and headline as `zoo eval` writes them, and the cards that compare them."""
     n = _positive(n, "-n")
     if n > 10_000:
         raise ZooError(f"-n {n}: the total correlation estimate costs n^2 densities; use at most 10000")
@@ -395,6 +396,11 @@ def disentanglement(name, *, n=LATENT_IMAGES, seed=0, write=True, data_dir=None,
     stats = latent_statistics(opened.model, images_, labels, seed=seed)
     text = (f"{opened.recipe.name}: total correlation {stats['total_correlation_nats']:.4f} nats, active units "
             f"{stats['active_units']} of {stats['latent_dim']}, on {stats['num_images']:,} images of {source}")
+    supervised, line = _factor_metrics(opened, n, seed, data_dir)
+    text += f"\n{line}"
+    if supervised:
+        stats.update(mig=supervised["mig"]["mig"], beta_vae_metric=supervised["beta_vae"]["accuracy"],
+                     supervised=supervised)
     if not write:
         return text
     metrics_path = opened.folder / "metrics.json"
@@ -403,11 +409,35 @@ def disentanglement(name, *, n=LATENT_IMAGES, seed=0, write=True, data_dir=None,
                        "measures this too), or pass --no-write")
     report = json.loads(metrics_path.read_text())
     report["latent"] = stats
-    report.setdefault("headline", {})["total_correlation_nats"] = stats["total_correlation_nats"]
-    metrics = {**(read_metadata(opened.folder).get("metrics") or {}), "total_correlation_nats": stats["total_correlation_nats"]}
+    figures = {key: stats[key] for key in ("total_correlation_nats", "mig", "beta_vae_metric") if key in stats}
+    report.setdefault("headline", {}).update(figures)
+    metrics = {**(read_metadata(opened.folder).get("metrics") or {}), **figures}
     update_artifact(opened.folder, {"metrics.json": json.dumps(report, indent=2) + "\n"}, {"metrics": metrics})
     rewritten = [folder.name for folder in _cards_comparing(opened.folder)]
     return f"{text}\nwrote {metrics_path}; rewrote the cards of {', '.join(rewritten)}"
+
+
+def _factor_metrics(opened: Opened, n: int, seed: int, data_dir) -> tuple[dict | None, str]:
+    """MIG and the beta-VAE metric on the first ``n`` images of the evaluation split, when the catalogue lists
+    ground-truth factors for the recipe's dataset and the data is there: (the figures, or None; one line saying what
+    was measured or why not)."""
+    cfg = opened.recipe.data
+    known = catalogue.dataset(cfg.dataset)
+    skipped = "MIG and the beta-VAE metric skipped: "
+    if cfg.file or not (known and known.factors):
+        with_factors = ", ".join(name for name, entry in catalogue.DATASETS.items() if entry.factors)
+        return None, (f"{skipped}{cfg.file or cfg.dataset} has no ground-truth factors of variation (they apply to "
+                      f"data with factors: {with_factors})")
+    if opened.model.can(Capability.CONDITIONAL):
+        return None, f"{skipped}a conditional model's code is read with a label, which these metrics do not give"
+    try:
+        images_, factors, names, source = data.factor_images(cfg, cfg.eval_split, n, data_dir=data_dir)
+    except DataError as exc:
+        return None, f"{skipped}the {known.title} factors are not available ({exc})"
+    supervised = {"data": source, **supervised_statistics(opened.model, images_, factors, names, seed=seed)}
+    mig, beta = supervised["mig"], supervised["beta_vae"]
+    return supervised, (f"MIG {mig['mig']:.3f} ({mig['bins']} bins), beta-VAE metric {beta['accuracy']:.3f} "
+                        f"(chance {beta['chance']:.2f}), on {source}; factors {', '.join(names)}")
 
 
 def _cards_comparing(folder: Path) -> list[Path]:

@@ -1,6 +1,6 @@
 """What the zoo knows about the public datasets its recipes name, in one place: title, source, licence, class
-names, the feature network ``zoo eval`` scores them with, and a note on the local copies the shipped models were
-trained on (``../shared/data``)."""
+names, the feature network ``zoo eval`` scores them with, the ground-truth factors of variation of synthetic data,
+how its pixels are stored, and a note on the local copies the shipped models were trained on (``../shared/data``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ class Dataset:
     source: str
     licence: str
     class_names: tuple[str, ...]
-    features: str  # the classifier artifact whose features zoo eval uses for this dataset
+    features: str  # the classifier artifact whose features zoo eval uses for this dataset ("" when there is none)
     local: str = ""  # how the local copy in the data dir differs from the official one
+    # The ground-truth factors of variation, in the order of tensorflow-datasets' ClassLabel features (named there
+    # "label_<factor>"); empty for data without them. The supervised disentanglement metrics (MIG, beta-VAE) need them.
+    factors: tuple[str, ...] = ()
+    pixel_scale: int = 1  # tensorflow-datasets' pixels times this are 0..255 (dSprites stores 0 and 1)
 
     @property
     def num_classes(self) -> int:
@@ -33,6 +37,10 @@ DATASETS = {d.name: d for d in (
             tuple(str(digit) for digit in range(10)), "classifier-mnist",
             local="`mnist10k.npz` is a 10,000-digit subset of MNIST: 9,000 training and 1,000 test digits "
                   "(100 per class), so likelihoods are not those of models trained on all 60,000 digits."),
+    Dataset("dsprites", "dSprites",
+            "DeepMind (Matthey, Higgins, Hassabis & Lerchner 2017), https://github.com/deepmind/dsprites-dataset",
+            "Apache-2.0", ("square", "ellipse", "heart"), "",
+            factors=("shape", "scale", "orientation", "x_position", "y_position"), pixel_scale=255),
 )}
 PROJECT_LICENCE = "Apache-2.0"
 

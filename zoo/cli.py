@@ -249,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_eval_likelihood)
 
     p = _model_command(sub, "disentanglement", help="total correlation of the aggregate posterior, active units and "
-                                                    "KL per latent dimension on test images (VAE families)")
-    p.add_argument("-n", type=int, default=2000, help="test images (default 2000)")
+                                                    "KL per latent dimension on test images (VAE families); MIG and "
+                                                    "the beta-VAE metric too when the data has ground-truth factors "
+                                                    "(dsprites)")
+    p.add_argument("-n", type=int, default=2000, help="test images (default 2000; MIG and the beta-VAE metric use "
+                                                      "as many)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="folder with local data files")
     p.add_argument("--no-write", action="store_true", help="print only; leave the artifact as it is")

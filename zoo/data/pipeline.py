@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from zoo.config import DataConfig, DomainConfig
 from zoo.data.preprocess import augment, preprocess
-from zoo.data.sources import Source, load_split
+from zoo.data.sources import Source, load_factors, load_split
 from zoo.errors import DataError
 
 SEED_STRIDE = 1_000_003
@@ -259,3 +259,12 @@ def labelled_images(cfg: DataConfig, split: str, n: int, *, seed: int = 0, data_
     images = np.concatenate([preprocess(source.images[index[i:i + 1000]], cfg).numpy() for i in range(0, count, 1000)])
     labels = None if source.labels is None else source.labels[index].astype("int32")
     return images, labels, source.description
+
+
+def factor_images(cfg: DataConfig, split: str, n: int, *, data_dir=None):
+    """The first ``n`` images of ``split``, preprocessed, with their ground-truth factors of variation: (float32 images,
+    int32 factor classes (N, F), factor names, the source's description). A clear :class:`DataError` for data without
+    factors (see :func:`zoo.data.sources.load_factors`)."""
+    pixels, factors, names, description = load_factors(cfg, split, n, data_dir)
+    images = np.concatenate([preprocess(pixels[i:i + 1000], cfg).numpy() for i in range(0, len(pixels), 1000)])
+    return images, factors, names, description

@@ -2,7 +2,8 @@
 
 A ``[data]`` section (:class:`zoo.config.DataConfig`) is resolved one split at a time (:func:`load_split`) to
 uint8 pixels in memory or a streamed ``tf.data`` source, searched for in the data dirs first, then by name in
-tensorflow-datasets. Nothing here preprocesses; :mod:`zoo.data.pipeline` does.
+tensorflow-datasets; :func:`load_factors` gives images with their ground-truth factors of variation (tfds datasets
+such as dSprites). Nothing here preprocesses; :mod:`zoo.data.pipeline` does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from zoo import catalogue
 from zoo.config import DataConfig
 from zoo.errors import DataError
 
@@ -292,6 +294,52 @@ def _load_tfds(cfg: DataConfig, split: str, dirs) -> Source:
     import tensorflow_datasets as tfds  # slow to import: only when no local file matched
 
     name = cfg.dataset
+    builder = _tfds_builder(name, dirs, tfds)
+    info = builder.info
+    try:
+        size = int(info.splits[split].num_examples)
+    except Exception:
+        raise DataError(f"split '{split}' is not in tensorflow-datasets '{name}' (splits: "
+                        f"{', '.join(info.splits.keys())}); set data.split / data.eval_split") from None
+    image_key, label_key = _tfds_keys(info, tfds)
+    if image_key is None:
+        raise DataError(f"tensorflow-datasets '{name}' has no image feature; choose an image dataset")
+    num_classes = getattr(info.features[label_key], "num_classes", None) if label_key else None
+    where = f"tfds:{name} [{split}]"
+    read_config = tfds.ReadConfig(try_autocache=False)  # epochs often stop early (take): a partial cache is discarded
+    dataset = builder.as_dataset(split=split, shuffle_files=False, read_config=read_config)
+    if label_key:
+        dataset = dataset.map(lambda ex: (ex[image_key], tf.cast(ex[label_key], tf.int32)))
+    else:
+        dataset = dataset.map(lambda ex: (ex[image_key], tf.constant(-1, tf.int32)))
+    scale = _pixel_scale(name)
+    if scale != 1:  # e.g. dSprites' 0/1 pixels, to the 0..255 that preprocessing divides by 255
+        dataset = dataset.map(lambda x, y: (x * tf.constant(scale, x.dtype), y))
+
+    if cfg.classes:
+        if not label_key:
+            raise DataError(f"data.classes = {list(cfg.classes)} needs labels, but {where} has none; "
+                            f"remove data.classes")
+        counts = _tfds_label_counts(builder, split, image_key, label_key, tfds)
+        missing_classes = [c for c in cfg.classes if counts.get(c, 0) == 0]
+        if missing_classes:
+            raise DataError(f"class(es) {missing_classes} from data.classes are not in {where} (labels present: "
+                            f"{_ranges(sorted(counts))}); fix data.classes")
+        size = sum(counts[c] for c in cfg.classes)
+        wanted = tf.constant(cfg.classes, tf.int32)
+        dataset = dataset.filter(lambda x, y: tf.reduce_any(tf.equal(y, wanted)))
+    if cfg.max_examples and size > cfg.max_examples:
+        dataset = dataset.take(cfg.max_examples)
+        size = cfg.max_examples
+    desc = f"{where}, {size} images" + (f" of classes {list(cfg.classes)}" if cfg.classes else "")
+    return Source(None, None, dataset, size, desc, num_classes, streamed_labels=bool(label_key))
+
+
+def _tfds_builder(name: str, dirs, tfds):
+    """The tensorflow-datasets builder of ``name``, prepared: a copy in a data dir or in tfds' own dir, else downloaded.
+
+    Without a prepared copy and with $ZOO_OFFLINE set or no network, fails at once (no tfds retries).
+    """
     why = "ZOO_OFFLINE is set" if _offline() else f"{NETWORK_CHECK[0]} is unreachable"
     missing = (f"dataset '{name}' not found locally and no network ({why}): put {name}.npz (keras.datasets layout: "
                f"x_train, y_train, x_test, y_test) in one of: {_searched(dirs)}, or pass --data-dir DIR")
@@ -318,42 +366,13 @@ def _load_tfds(cfg: DataConfig, split: str, dirs) -> Source:
         except Exception as exc:
             raise DataError(f"downloading dataset '{name}' with tensorflow-datasets failed ({exc}); "
                             f"put {name}.npz (keras.datasets layout) in one of: {_searched(dirs)}") from None
+    return builder
 
-    info = builder.info
-    try:
-        size = int(info.splits[split].num_examples)
-    except Exception:
-        raise DataError(f"split '{split}' is not in tensorflow-datasets '{name}' (splits: "
-                        f"{', '.join(info.splits.keys())}); set data.split / data.eval_split") from None
-    image_key, label_key = _tfds_keys(info, tfds)
-    if image_key is None:
-        raise DataError(f"tensorflow-datasets '{name}' has no image feature; choose an image dataset")
-    num_classes = getattr(info.features[label_key], "num_classes", None) if label_key else None
-    where = f"tfds:{name} [{split}]"
-    read_config = tfds.ReadConfig(try_autocache=False)  # epochs often stop early (take): a partial cache is discarded
-    dataset = builder.as_dataset(split=split, shuffle_files=False, read_config=read_config)
-    if label_key:
-        dataset = dataset.map(lambda ex: (ex[image_key], tf.cast(ex[label_key], tf.int32)))
-    else:
-        dataset = dataset.map(lambda ex: (ex[image_key], tf.constant(-1, tf.int32)))
 
-    if cfg.classes:
-        if not label_key:
-            raise DataError(f"data.classes = {list(cfg.classes)} needs labels, but {where} has none; "
-                            f"remove data.classes")
-        counts = _tfds_label_counts(builder, split, image_key, label_key, tfds)
-        missing_classes = [c for c in cfg.classes if counts.get(c, 0) == 0]
-        if missing_classes:
-            raise DataError(f"class(es) {missing_classes} from data.classes are not in {where} (labels present: "
-                            f"{_ranges(sorted(counts))}); fix data.classes")
-        size = sum(counts[c] for c in cfg.classes)
-        wanted = tf.constant(cfg.classes, tf.int32)
-        dataset = dataset.filter(lambda x, y: tf.reduce_any(tf.equal(y, wanted)))
-    if cfg.max_examples and size > cfg.max_examples:
-        dataset = dataset.take(cfg.max_examples)
-        size = cfg.max_examples
-    desc = f"{where}, {size} images" + (f" of classes {list(cfg.classes)}" if cfg.classes else "")
-    return Source(None, None, dataset, size, desc, num_classes, streamed_labels=bool(label_key))
+def _pixel_scale(name: str) -> int:
+    """What tfds' pixels of ``name`` are multiplied by to span 0..255 (the catalogue's; 1 for data it does not know)."""
+    known = catalogue.dataset(name)
+    return known.pixel_scale if known else 1
 
 
 def _tfds_keys(info, tfds) -> tuple[str | None, str | None]:
@@ -377,3 +396,63 @@ def _tfds_label_counts(builder, split, image_key, label_key, tfds) -> dict[int, 
     values, counts = np.unique(np.concatenate(labels).astype("int64") if labels else np.zeros(0, "int64"),
                                return_counts=True)
     return dict(zip(values.tolist(), counts.tolist()))
+
+
+# ---------------------------------------------------------------- ground-truth factors of variation
+
+FACTOR_PREFIX = "label_"  # tfds names the factors of its disentanglement datasets label_<factor> (dsprites, shapes3d)
+
+
+def load_factors(cfg: DataConfig, split: str, n: int, data_dir=None):
+    """The first ``n`` images of ``split`` with their ground-truth factors of variation: (uint8 pixels (N, H, W, C)
+    on 0..255, int32 factor classes (N, F), factor names, description).
+
+    Only tensorflow-datasets sources have factors: every ClassLabel feature, in feature order, named without the
+    ``label_`` prefix (dSprites: shape, scale, orientation, x_position, y_position). tfds stores a split in an order
+    shuffled by key when it prepares it, so the first ``n`` examples are a sample of the whole split.
+    ``cfg.classes`` and ``cfg.max_examples`` apply as in :func:`load_split`.
+    """
+    dirs = data_dirs(data_dir)
+    local = [cfg.file] if cfg.file else [str(d / f"{cfg.dataset}.npz") for d in dirs if (d / f"{cfg.dataset}.npz").is_file()]
+    if local:
+        raise DataError(f"{local[0]} has no ground-truth factors of variation (only labels, if any): the supervised "
+                        "disentanglement metrics need a tensorflow-datasets dataset with one ClassLabel feature per "
+                        "factor, such as dsprites")
+    import tensorflow_datasets as tfds  # slow to import: only for tfds sources
+
+    name = cfg.dataset
+    builder = _tfds_builder(name, dirs, tfds)
+    info = builder.info
+    try:
+        info.splits[split].num_examples
+    except Exception:
+        raise DataError(f"split '{split}' is not in tensorflow-datasets '{name}' (splits: "
+                        f"{', '.join(info.splits.keys())}); set data.split / data.eval_split") from None
+    image_key, label_key = _tfds_keys(info, tfds)
+    keys = [k for k, f in info.features.items() if isinstance(f, tfds.features.ClassLabel)]
+    if image_key is None or not keys:
+        raise DataError(f"tensorflow-datasets '{name}' has no {'image' if image_key is None else 'ClassLabel'} "
+                        "feature, so no images with ground-truth factors")
+    image_shape = info.features[image_key].shape
+    if None in image_shape:
+        raise DataError(f"tensorflow-datasets '{name}' has images of varying size {image_shape}; factors are read "
+                        "from datasets of one image size")
+    dataset = builder.as_dataset(split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
+    if cfg.classes:
+        wanted = tf.constant(cfg.classes, tf.int64)
+        dataset = dataset.filter(lambda ex: tf.reduce_any(tf.equal(tf.cast(ex[label_key], tf.int64), wanted)))
+    if cfg.max_examples:
+        n = min(n, cfg.max_examples)
+    scale = _pixel_scale(name)
+    dataset = dataset.take(n).map(lambda ex: (ex[image_key] * tf.constant(scale, ex[image_key].dtype),
+                                              tf.stack([tf.cast(ex[k], tf.int32) for k in keys])))
+    images, factors = [], []
+    for batch_images, batch_factors in dataset.batch(1024).as_numpy_iterator():
+        images.append(batch_images)
+        factors.append(batch_factors)
+    if not images:
+        raise DataError(f"tfds:{name} [{split}] holds no examples; choose another split")
+    images, factors = as_uint8(np.concatenate(images), f"tfds:{name} [{split}]"), np.concatenate(factors)
+    names = tuple(k[len(FACTOR_PREFIX):] if k.startswith(FACTOR_PREFIX) else k for k in keys)
+    desc = f"tfds:{name} [{split}], {len(images)} images" + (f" of classes {list(cfg.classes)}" if cfg.classes else "")
+    return images, factors, names, desc

@@ -147,7 +147,7 @@ def feature_network(which: str) -> FeatureNetwork:
     if which == "inception":
         return inception_network()
     known = catalogue.dataset(which)
-    if known:
+    if known and known.features:
         try:
             return classifier_network(known.features)
         except ArtifactError as exc:
@@ -159,8 +159,10 @@ def feature_network(which: str) -> FeatureNetwork:
 
 def default_features(dataset: str) -> str:
     """The feature network for a recipe's dataset, or a clear error when the zoo has none for it."""
-    if catalogue.dataset(dataset):
+    known = catalogue.dataset(dataset)
+    if known and known.features:
         return dataset
+    with_features = [name for name, entry in catalogue.DATASETS.items() if entry.features]
     raise EvaluationError(f"the zoo has no feature network for dataset '{dataset}'; pass --features inception "
-                          f"(InceptionV3, weights needed locally), or one of {', '.join(catalogue.DATASETS)}, or a classifier "
+                          f"(InceptionV3, weights needed locally), or one of {', '.join(with_features)}, or a classifier "
                           "artifact trained on this dataset with the classifier family")
