@@ -150,6 +150,7 @@ def update_artifact(name_or_path, files: dict, metadata: dict, remove=()) -> Pat
     for relative in gone:
         meta.get("files", {}).pop(relative, None)
     meta.update(metadata)
+    meta["files"] = dict(sorted(meta.get("files", {}).items()))  # listed in order, as the export writes them
     write_atomic(folder / METADATA, json.dumps(meta, indent=2))
     for relative in gone:
         (folder / relative).unlink(missing_ok=True)
