@@ -321,7 +321,7 @@ def manifold(name, *, dims="0,1", size=20, label=None, quantile=0.05, output="ma
         raise ZooError(f"--dims takes two different latent dimensions, e.g. 0,1; got {dims!r}")
     if not 0 < quantile < 0.5:
         raise ZooError(f"--quantile must be in (0, 0.5), got {quantile}")
-    if label is not None and not 0 <= label < max(model.num_classes, 1) or label is not None and not model.num_classes:
+    if label is not None and not 0 <= label < model.num_classes:  # num_classes is 0 for an unconditional model
         raise ZooError(f"--label {label}: " + (f"{opened.recipe.name} takes labels in [0, {model.num_classes})"
                                                if model.num_classes else f"{opened.recipe.name} is not conditional"))
     grid, _ = model.manifold(chosen, size, quantile, label=label)
