@@ -56,7 +56,8 @@ class SamplerSettings:
 
 def compile_sampler(denoiser, schedule: NoiseSchedule, prediction_type: str, settings: SamplerSettings,
                     jit_compile: bool | None = None):
-    """A ``tf.function(noise, seed) -> images``: the reverse process from ``noise`` ``(N, H, W, C)`` as a graph.
+    """A ``tf.function(noise, seed, *context) -> images``: the reverse process from ``noise`` ``(N, H, W, C)`` as a
+    graph, calling ``denoiser(x_t, t, *context)`` at every step (``context``: e.g. class labels and a guidance scale).
 
     The per-step noise is ``stateless_normal`` keyed to ``(seed, step)``, so a sample is a function
     of the initial noise and ``seed``; with no stochastic step (DDIM with eta = 0, DPM-Solver++) ``seed`` is unused.
@@ -72,13 +73,13 @@ def compile_sampler(denoiser, schedule: NoiseSchedule, prediction_type: str, set
     if jit_compile is None:
         jit_compile = not stochastic
 
-    def reverse_process(noise, seed):
+    def reverse_process(noise, seed, *context):
         x = tf.cast(noise, tf.float32)
         n = tf.shape(x)[0]
 
         def step(i, x, *x0_prev):  # x0_prev: (the previous step's x0,) for the multistep solver, else ()
             t = tf.fill([n], constants["timesteps"][i])
-            prediction = tf.cast(denoiser(x, t), tf.float32)
+            prediction = tf.cast(denoiser(x, t, *context), tf.float32)
             x0 = predicted_x0(prediction, x, constants["sqrt_ab"][i], constants["sqrt_one_minus_ab"][i],
                               prediction_type)
             if settings.clip_x0:

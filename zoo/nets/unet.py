@@ -1,8 +1,9 @@
 """The denoising U-Net of DDPM (Ho et al. 2020, appendix B), a shared building block.
 
-Inputs ``x_t`` (images) and ``t`` (int32 timesteps); output a tensor shaped like ``x_t`` (the
-predicted noise or v). The timestep enters as a sinusoidal embedding (Vaswani et al. 2017)
-through a two-layer MLP and is added inside every residual block; residual blocks use
+Inputs ``x_t`` (images) and ``t`` (int32 timesteps), and with ``num_classes`` > 0 a ``label`` (int32 class
+ids, ``num_classes`` being the null class of classifier-free guidance); output a tensor shaped like ``x_t``
+(the predicted noise or v). The timestep enters as a sinusoidal embedding (Vaswani et al. 2017)
+through a two-layer MLP, plus a learned embedding of the label, and is added inside every residual block; residual blocks use
 GroupNormalization and swish; self-attention follows the residual blocks at the chosen
 resolutions. Each entry of ``widths`` is one resolution: ``num_res_blocks`` residual blocks, then
 a stride-2 convolution down (but after the last); the decoder mirrors it with skip connections
@@ -94,11 +95,13 @@ def _attention_block(x, *, norm_groups: int, name: str, dtype):
 
 
 def unet(image_shape, widths=(32, 64, 128), num_res_blocks: int = 2, attention_resolutions=(7,),
-         norm_groups: int = 32, *, name: str = "denoiser", dtype=None) -> keras.Model:
-    """The U-Net ``[x_t, t] -> prediction`` (float32, shaped like ``x_t``).
+         norm_groups: int = 32, num_classes: int = 0, *, name: str = "denoiser", dtype=None) -> keras.Model:
+    """The U-Net ``[x_t, t] -> prediction`` (float32, shaped like ``x_t``), ``[x_t, t, label]`` with classes.
 
     ``attention_resolutions`` are feature-map heights (of the padded input) that get self-attention;
-    ``norm_groups`` is the GroupNormalization group count, reduced to a divisor of each width.
+    ``norm_groups`` is the GroupNormalization group count, reduced to a divisor of each width;
+    ``num_classes`` > 0 adds an embedding of ``num_classes + 1`` labels to the time embedding, the last one the
+    null label that stands for "no class" (Ho & Salimans 2022).
     """
     widths = tuple(int(w) for w in widths)
     pad, sizes = unet_sizes(image_shape, len(widths))
@@ -113,6 +116,12 @@ def unet(image_shape, widths=(32, 64, 128), num_res_blocks: int = 2, attention_r
     temb = SinusoidalEmbedding(widths[0], dtype=dtype, name=f"{name}_time_embedding")(t)
     temb = layers.Dense(temb_dim, activation="swish", dtype=dtype, name=f"{name}_time_mlp0")(temb)
     temb = layers.Dense(temb_dim, dtype=dtype, name=f"{name}_time_mlp1")(temb)
+    inputs = [x_t, t]
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+        embedded = layers.Embedding(num_classes + 1, temb_dim, dtype=dtype, name=f"{name}_label_embedding")(label)
+        temb = layers.Add(dtype=dtype, name=f"{name}_add_label")([temb, embedded])
 
     x = x_t
     if any(pad):
@@ -153,4 +162,4 @@ def unet(image_shape, widths=(32, 64, 128), num_res_blocks: int = 2, attention_r
     if any(pad):
         x = layers.Cropping2D(((pad[0] // 2, pad[0] - pad[0] // 2), (pad[1] // 2, pad[1] - pad[1] // 2)),
                               dtype="float32", name=f"{name}_crop")(x)
-    return keras.Model([x_t, t], x, name=name)
+    return keras.Model(inputs, x, name=name)
