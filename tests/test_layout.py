@@ -124,6 +124,7 @@ def test_a_family_declares_what_its_methods_provide(family):
         "cgan": {"sample", "generate", "conditional"},
         "cyclegan": {"translate"},
         "ddpm": {"sample", "generate", "samplers"},
+        "guided_ddpm": {"sample", "generate", "samplers", "conditional", "guidance"},
         "classifier": {"classify"},
     }
     assert {c.value for c in cls.capabilities} == expected[family]

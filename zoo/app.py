@@ -173,8 +173,8 @@ def _stderr(text: str) -> None:
 # ---------------------------------------------------------------- pictures
 
 
-def sample(name, *, n=64, seed=0, label=None, sampler=None, steps=None, eta=None, output="samples.png", scale=2,
-           zoo_dir=None) -> str:
+def sample(name, *, n=64, seed=0, label=None, sampler=None, steps=None, eta=None, guidance=None, output="samples.png",
+           scale=2, zoo_dir=None) -> str:
     """A grid of ``n`` samples, drawn ``SAMPLE_BATCH`` at a time."""
     n, scale = _positive(n, "-n"), _positive(scale, "--scale")
     if n > MAX_GRID:
@@ -196,6 +196,14 @@ def sample(name, *, n=64, seed=0, label=None, sampler=None, steps=None, eta=None
         _positive(steps, "--steps")
     if eta is not None and eta < 0:
         raise ZooError(f"--eta must be at least 0 (0 deterministic DDIM, 1 as noisy as DDPM), got {eta}")
+    if guidance is not None:
+        if not opened.model.can(Capability.GUIDANCE):
+            raise ZooError(f"--guidance sets classifier-free guidance, and {opened.name} is not a guided diffusion model: "
+                           "drop it")
+        if not guidance >= 0 or guidance == float("inf"):
+            raise ZooError(f"--guidance must be a finite scale >= 0 (0 unconditional, 1 conditional, > 1 guided), "
+                           f"got {guidance}")
+        chosen["guidance"] = guidance
     batches = [np.asarray(opened.model.sample(min(SAMPLE_BATCH, n - start), seed=seed + index, **options, **chosen))
                for index, start in enumerate(range(0, n, SAMPLE_BATCH))]
     opened.save(np.concatenate(batches), output, scale=scale)

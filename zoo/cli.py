@@ -36,7 +36,7 @@ def _reconstruct(args) -> str:
 
 def _sample(args) -> str:
     return app.sample(args.name, n=args.n, seed=args.seed, label=args.label, sampler=args.sampler, steps=args.steps,
-                      eta=args.eta, output=args.output, scale=args.scale, zoo_dir=args.zoo_dir)
+                      eta=args.eta, guidance=args.guidance, output=args.output, scale=args.scale, zoo_dir=args.zoo_dir)
 
 
 def _translate(args) -> str:
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "for few steps")
     p.add_argument("--steps", type=int, help="diffusion models: DDIM or dpmpp_2m steps (DDPM always takes all T)")
     p.add_argument("--eta", type=float, help="diffusion models: DDIM eta, 0 deterministic to 1 as noisy as DDPM")
+    p.add_argument("--guidance", type=float, help="guided diffusion models: classifier-free guidance scale, 0 "
+                                                  "unconditional, 1 conditional, > 1 guided (default: the recipe's)")
     _picture_options(p, "samples.png")
     p.set_defaults(func=_sample)
 

@@ -41,6 +41,7 @@ class Capability(enum.Enum):
     TRAVERSE = "traverse"  # traverse(image, dims, values[, labels]) -> a grid varying one latent per row
     CONDITIONAL = "conditional"  # sample/reconstruct take class labels (num_classes > 0)
     SAMPLERS = "samplers"  # sample() takes sampler=, steps=, eta= (diffusion models)
+    GUIDANCE = "guidance"  # sample(labels=, guidance=) mixes conditional and unconditional predictions (CFG)
     CLASSIFY = "classify"  # predict_proba(images) -> (N, classes); features(images) for FID
 
     @property
@@ -53,6 +54,7 @@ METHODS = {Capability.SAMPLE: "sample", Capability.GENERATE: "generate", Capabil
            Capability.ENCODE: "encode", Capability.DECODE: "decode", Capability.TRANSLATE: "translate",
            Capability.LIKELIHOOD: "log_likelihood", Capability.INTERPOLATE: "interpolate",
            Capability.TRAVERSE: "traverse", Capability.CONDITIONAL: "num_classes", Capability.SAMPLERS: "sampler_settings",
+           Capability.GUIDANCE: "check_guidance",
            Capability.CLASSIFY: "predict_proba"}
 # How zoo eval measures a family, by the first of these capabilities it declares (see zoo.eval.evaluate).
 EVALUATIONS = ((Capability.TRANSLATE, "translation"), (Capability.CLASSIFY, "classification"),

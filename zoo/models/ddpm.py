@@ -339,7 +339,7 @@ class GuidedDDPM(DDPM):
     """
 
     family = "guided_ddpm"
-    capabilities = DDPM.capabilities | {Capability.CONDITIONAL}
+    capabilities = DDPM.capabilities | {Capability.CONDITIONAL, Capability.GUIDANCE}
     config_class = GuidedDDPMConfig
     limitations = DDPM.limitations + (
         "Guidance (a scale other than 0 or 1) costs two network passes per image and step.",
