@@ -113,7 +113,7 @@ def test_a_family_declares_what_its_methods_provide(family):
     cls = families()[family]
     missing = [c.value for c in cls.capabilities if not hasattr(cls, c.method)]
     assert not missing, f"{family} declares {missing} without their methods"
-    assert cls.evaluation() == {"cyclegan": "translation", "classifier": "classification",
+    assert cls.evaluation() == {"cyclegan": "translation", "classifier": "classification", "dbvae": "classification",
                                 "autoencoder": "reconstruction"}.get(family, "samples")
     # What a user can ask of each family; changing a family's declaration means changing this table.
     expected = {
@@ -126,5 +126,6 @@ def test_a_family_declares_what_its_methods_provide(family):
         "ddpm": {"sample", "generate", "samplers"},
         "guided_ddpm": {"sample", "generate", "samplers", "conditional", "guidance"},
         "classifier": {"classify"},
+        "dbvae": {"classify", "encode", "reconstruct"},
     }
     assert {c.value for c in cls.capabilities} == expected[family]

@@ -12,6 +12,7 @@ import difflib
 import functools
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +21,13 @@ import numpy as np
 from zoo import catalogue, data, images, runtime
 from zoo.artifact import card, index
 from zoo.artifact.export import export_model
-from zoo.artifact.figures import key_metrics
+from zoo.artifact.figures import debias_table, key_metrics
 from zoo.artifact.store import (METADATA, available, check_files, load_examples, load_model, read_metadata, resolve,
                                 update_artifact, verify_checksums)
 from zoo.artifact.variants import KINDS, build_variants
 from zoo.config import Recipe, load_recipe
 from zoo.errors import ArtifactError, DataError, EvaluationError, ZooError
-from zoo.eval import latents
+from zoo.eval import debias, latents
 from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics, supervised_statistics
 from zoo.eval import ood as outliers
 from zoo.eval.curve import run_recipe, training_curve
@@ -370,6 +371,85 @@ def clusters(name, *, n=2000, split=None, dims=None, seed=0, data_dir=None, outp
     summary = f"{len(labels):,} {split} images of {source}, {axes[0]} against {axes[1]}"
     return _into_card(opened, output, "clusters.png",
                       f"Posterior means coloured by class (`zoo clusters`): {summary}.", into_card, f"wrote {output}: {summary}")
+
+
+def debias_report(name, *, source=None, into_card=False, k=8, output=None, data_dir=None, zoo_dir=None) -> str:
+    """The debiasing figures of a binary classifier trained on biased data (a DB-VAE, or its plain baseline): the
+    comparison of plain and debiased training over several seeds that ``benchmarks/debias.py`` wrote (``source``, else
+    the one recorded in the artifact's metadata.json as ``debias``), then the model's own accuracy per test subgroup
+    from ``zoo eval`` (metrics.json). With ``into_card`` the comparison of ``source`` goes into metadata.json and the
+    card, and so does, for a model that re-samples, the grid of the ``k`` training positives its re-sampling draws most
+    and least often (``resampling.png``; also written to ``output`` when given)."""
+    opened = open_model(name, zoo_dir)
+    if not opened.recipe.data.positive_classes:
+        raise ZooError(f"{opened.name} was not trained on a binary task with subgroups (data.positive_classes): "
+                       "debias-report is for DB-VAE models and their plain baselines")
+    k = _positive(k, "-k")
+    if source is not None:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise ZooError(f"--from {source} is not a file; pass the JSON that benchmarks/debias.py --out wrote")
+        try:
+            comparison = debias.check_comparison(json.loads(path.read_text()), f"--from {source}")
+        except json.JSONDecodeError as exc:
+            raise ZooError(f"--from {source} is not JSON ({exc}); pass the file benchmarks/debias.py --out wrote") from None
+    else:
+        comparison = read_metadata(opened.folder).get("debias")
+    metrics = opened.folder / "metrics.json"
+    own = json.loads(metrics.read_text()) if metrics.is_file() else {}
+    lines = []
+    if comparison:
+        epochs = comparison["epochs"]
+        lines += [f"{comparison['recipe']}: {epochs} epoch{'' if epochs == 1 else 's'} a run, seeds {comparison['seeds']}"
+                  + (f", {comparison['limit']:,} images a split (smoke run)" if comparison.get("limit") else "")
+                  + f"; test accuracy in %, mean ± std over the seeds ({comparison.get('created', '')})",
+                  debias.text_table(*debias_table(comparison))]
+    if own.get("groups"):
+        c = own["classification"]
+        lines += [f"{opened.name} (zoo eval, {own.get('created', '')}): accuracy {100 * c['test_accuracy']:.2f}%, worst "
+                  f"group {c['worst_group']} {100 * c['worst_group_accuracy']:.2f}%; by group: "
+                  + ", ".join(f"{group} {100 * value:.2f}%" for group, value in own["groups"].items())]
+    if not lines and not into_card and output is None:
+        raise ZooError(f"no debiasing figures for {opened.name} yet: run `python benchmarks/debias.py --out "
+                       f"results.json --data-dir DIR`, then `zoo debias-report {name} --from results.json --into-card "
+                       f"--data-dir DIR`; or `zoo eval {name}` for its own accuracy per subgroup")
+    if into_card and comparison is not None and source is not None:
+        update_artifact(opened.folder, {}, {"debias": comparison})
+        card.write(opened.folder)
+        lines.append(f"recorded the comparison in {opened.folder / METADATA} and its model card")
+    if into_card or output is not None:
+        lines.append(_resampling_figure(opened, k, output, into_card, data_dir))
+    return "\n".join(lines)
+
+
+def _resampling_figure(opened: Opened, k: int, output, into_card: bool, data_dir) -> str:
+    """The grid of the training positives the model's re-sampling favours most (top row) and least (bottom row)."""
+    if not opened.model.resamples(opened.recipe):
+        return f"no resampling.png: {opened.name} trained on shuffled passes (model.debias = false)"
+    cfg = opened.recipe.data
+    x, labels, _ = data.labelled_images(cfg, cfg.split, 10**9, data_dir=data_dir)
+    top, bottom, p = debias.favoured(opened.model, x, labels, k)
+    classes = debias.original_labels(cfg, cfg.split, data_dir)
+
+    def kinds(chosen):
+        names, counts = np.unique([debias.class_name(cfg, c) for c in classes[chosen]], return_counts=True)
+        return ", ".join(f"{n} {name}" for n, name in sorted(zip(counts, names), reverse=True))
+
+    ratio = p * len(p)  # against a uniform draw, 1 / N
+    summary = (f"top row {ratio[top].max():.3g}-{ratio[top].min():.3g}x a uniform draw ({kinds(top)}), bottom row "
+               f"{ratio[bottom].min():.3g}-{ratio[bottom].max():.3g}x ({kinds(bottom)}), of {len(p):,} training images")
+    picture = images.grid(np.concatenate([x[top], x[bottom]]), cfg.value_range, ncols=k)
+    done = ""
+    if output is not None:
+        images.save_png(picture, _picture_path(output), scale=2)
+        done = f"wrote {output}: {summary}"
+    if not into_card:
+        return done
+    with tempfile.TemporaryDirectory() as folder:
+        path = images.save_png(picture, Path(folder) / "resampling.png", scale=2)
+        return _into_card(opened, path, "resampling.png", "The training positives the re-sampling draws most often "
+                          "(top row, most first) and least often (bottom row, least first), by the weights of the "
+                          f"trained model (`zoo debias-report`): {summary}.", True, done or summary)
 
 
 def interpolate(name, *, steps=10, pairs=4, output="interpolation.png", scale=2, zoo_dir=None) -> str:

@@ -69,6 +69,11 @@ def _disentanglement(args) -> str:
                                zoo_dir=args.zoo_dir)
 
 
+def _debias_report(args) -> str:
+    return app.debias_report(args.name, source=args.source, into_card=args.into_card, k=args.k, output=args.output,
+                             data_dir=args.data_dir, zoo_dir=args.zoo_dir)
+
+
 def _eval_likelihood(args) -> str:
     result, summary = app.likelihood(args.name, split=args.split, k=args.k, batch_size=args.batch_size,
                                      max_examples=args.max_examples, seed=args.seed, data_dir=args.data_dir,
@@ -233,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="clusters.png", help="PNG to write (default clusters.png)")
     _into_card_option(p)
     p.set_defaults(func=_clusters)
+
+    p = _model_command(sub, "debias-report", help="a binary classifier trained on biased data (DB-VAE): plain against "
+                                                  "debiased training over seeds (benchmarks/debias.py) and the model's "
+                                                  "accuracy per test subgroup (zoo eval), as a table")
+    p.add_argument("--from", dest="source", metavar="JSON", help="the comparison benchmarks/debias.py --out wrote "
+                                                                 "(default: the one recorded in the artifact)")
+    p.add_argument("--into-card", action="store_true",
+                   help="record the --from comparison and a grid of the training images the re-sampling favours most "
+                        "and least (resampling.png) in the artifact and its model card")
+    p.add_argument("-k", type=int, default=8, help="images in each row of the grid (default 8)")
+    p.add_argument("-o", "--output", help="also write the grid to this PNG")
+    p.add_argument("--data-dir", help="folder with local data files (the training images of the grid)")
+    p.set_defaults(func=_debias_report)
 
     p = _model_command(sub, "interpolate", help="interpolate in latent space between pairs of stored examples")
     p.add_argument("--steps", type=int, default=10)

@@ -67,6 +67,13 @@ class DataConfig:
                                help="training augmentation: replace each pixel by a uniform random grey level with "
                                     "this probability (0 = off); 0.1-0.2 trains the background model of a likelihood "
                                     "ratio (Ren et al. 2019)")
+    positive_classes: tuple[int, ...] = spec((), min=0, help="a binary task: these labels become 1 and every other "
+                                             "label 0 (empty keeps the labels as they are)")
+    rare_class: int = spec(-1, min=-1, help="a label kept at rare_keep of its examples in the training split (data.split) "
+                                            "and at all of them in the others: a subgroup made rare (-1 = none)")
+    rare_keep: float = spec(1.0, min=0.0, max=1.0, help="the share of rare_class's training examples kept, a choice "
+                                                        "seeded by rare_seed")
+    rare_seed: int = spec(0, min=0, help="which of rare_class's training examples are kept")
     domain_a: DomainConfig = spec(DomainConfig(), help="domain A of a two-domain (translation) recipe")
     domain_b: DomainConfig = spec(DomainConfig(), help="domain B of a two-domain (translation) recipe")
 
@@ -77,6 +84,16 @@ class DataConfig:
             if any(load < size for load, size in zip(self.load_size, self.image_size)):
                 raise ValueError(f"load_size {list(self.load_size)} must be at least image_size "
                                  f"{list(self.image_size)}: images are resized up to it and cropped back")
+        if len(set(self.positive_classes)) != len(self.positive_classes):
+            raise ValueError(f"positive_classes {list(self.positive_classes)} names a label twice; list each once")
+        if self.classes and not set(self.positive_classes) <= set(self.classes):
+            raise ValueError(f"positive_classes {list(self.positive_classes)} must be among classes {list(self.classes)}, "
+                             "the labels kept")
+        if self.rare_keep < 1.0 and self.rare_class < 0:
+            raise ValueError(f"rare_keep = {self.rare_keep:g} needs rare_class, the label to keep that share of "
+                             "(e.g. rare_class = 4)")
+        if self.rare_class >= 0 and self.classes and self.rare_class not in self.classes:
+            raise ValueError(f"rare_class = {self.rare_class} is not among classes {list(self.classes)}, the labels kept")
         if self.domain_a.is_set != self.domain_b.is_set:
             raise ValueError("set both [data.domain_a] and [data.domain_b], or neither")
 

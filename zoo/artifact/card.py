@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from zoo import catalogue
-from zoo.artifact.figures import grey_level_bernoulli, key_metrics, markdown_table, number, report_figures, report_table
+from zoo.artifact.figures import (debias_table, grey_level_bernoulli, key_metrics, markdown_table, number, report_figures,
+                                  report_table)
 from zoo.artifact.store import read_metadata, resolve, update_artifact
 from zoo.models import Capability, families
 
@@ -161,6 +162,19 @@ def _latent_comparison(meta: dict, report: dict) -> list[str]:
                 f"{report['latent']['num_images']:,} test images (Chen et al. 2018; lower: the code's dimensions are "
                 "closer to independent over the data), beside the zoo's other models of this dataset:", "",
             *markdown_table(["model", "latent_dim", "beta", "total correlation"], rows)]
+
+
+def _debias_section(meta: dict) -> list[str]:
+    """The comparison of plain and debiased training (``benchmarks/debias.py``) that ``zoo debias-report NAME --from
+    FILE --into-card`` recorded."""
+    result = meta["debias"]
+    smoke = f", {result['limit']:,} images a split (a smoke run, not a result)" if result.get("limit") else ""
+    epochs = result["epochs"]
+    return [f"Plain against debiased training of `{result['recipe']}` ({result.get('created', '')}): {epochs} "
+            f"epoch{'' if epochs == 1 else 's'} a run, seeds {result['seeds']}{smoke}. Test accuracy in %, mean ± standard deviation over the seeds: "
+            "overall, on the rare group (kept rare in training only) and on the worst of the groups (each positive "
+            "class, the other negatives). `zoo debias-report` prints it.", "",
+            *markdown_table(*debias_table(result))]
 
 
 def _parity_section(meta: dict) -> list[str]:
@@ -320,6 +334,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              "## Data", "", *_data_section(meta, recipe), "",
              "## Training", "", *_training_section(meta, recipe), "",
              "## Evaluation", "", *_evaluation_section(meta, report), "",
+             *(["## Debiasing", "", *_debias_section(meta), ""] if meta.get("debias") else []),
              "## Export parity", "", *_parity_section(meta), "",
              *(["## Smaller variants", "", *_variants_section(meta), ""] if meta.get("variants") else []),
              "## Limitations", "", *_limitations(meta, recipe), "",

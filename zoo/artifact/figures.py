@@ -36,9 +36,28 @@ def report_table(report: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def report_figures(report: dict) -> dict[str, dict[str, float]]:
-    """The family's other figures (likelihood, reconstruction, cycle, classification), numbers only."""
+    """The family's other figures (likelihood, reconstruction, cycle, classification, accuracy per subgroup), numbers
+    only."""
     return {section: {k: v for k, v in report[section].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            for section in ("likelihood", "latent", "reconstruction", "cycle", "classification") if section in report}
+            for section in ("likelihood", "latent", "reconstruction", "cycle", "classification", "groups")
+            if section in report}
+DEBIAS_FIGURES = ("overall_accuracy", "rare_accuracy", "worst_group_accuracy")  # benchmarks/debias.py, per run
+
+
+def debias_table(result: dict) -> tuple[list[str], list[list[str]]]:
+    """A debiasing comparison (``benchmarks/debias.py``) as (header, cells): one row per arm, each figure the mean ±
+    standard deviation over the seeds, in percent."""
+    header = ["arm", "debias", "seeds", "overall", f"rare group ({result.get('rare_group') or '-'})", "worst group"]
+    rows = []
+    for name, arm in result["arms"].items():
+        cells = [name, str(arm.get("debias")).lower(), str(len(arm.get("runs", [])))]
+        for key in DEBIAS_FIGURES:
+            figure = arm["summary"].get(key)
+            cells.append(f"{100 * figure['mean']:.2f} ± {100 * figure['std']:.2f}" if figure else "-")
+        rows.append(cells)
+    return header, rows
+
+
 def grey_level_bernoulli(recipe: dict) -> bool:
     """A Bernoulli likelihood on grey levels (no binarization): its "NLL" is a cross-entropy, not a density."""
     model = recipe.get("model", {})
@@ -52,6 +71,8 @@ def key_metrics(meta: dict) -> list[str]:
     out = []
     if "test_accuracy" in metrics:
         out.append(f"accuracy {100 * metrics['test_accuracy']:.2f}%")
+    if "worst_group_accuracy" in metrics:
+        out.append(f"worst-group accuracy {100 * metrics['worst_group_accuracy']:.2f}%")
     fids = [k for k in metrics if k.startswith("fid") and not k.startswith("fid_floor")]
     preferred = [k for k in ("fid", "fid_reconstructions", "fid_ddim_50", "fid_a2b", "fid_b2a") if k in fids]
     for key in (preferred or fids)[:2]:

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from zoo.config import DataConfig, DomainConfig
 from zoo.data.preprocess import augment, preprocess
+from zoo.data.resampling import EpochOrders
 from zoo.data.sources import Source, load_factors, load_split
 from zoo.errors import DataError
 
@@ -59,7 +60,7 @@ def describe(cfg: DataConfig, split: str, data_dir=None) -> str:
 
 
 def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: int, epochs: int,
-                 steps_per_epoch: int = 0, data_dir=None) -> tuple[tf.data.Dataset, int]:
+                 steps_per_epoch: int = 0, data_dir=None, orders: EpochOrders | None = None) -> tuple[tf.data.Dataset, int]:
     """One finite dataset for epochs ``start_epoch..epochs-1``, exactly ``steps`` batches each; returns (dataset, steps).
 
     Epoch ``e`` is shuffled with a seed made from ``(seed, e)`` alone, and augmentation is keyed to the batch's
@@ -67,6 +68,8 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
     counts full batches, capped by ``steps_per_epoch`` when > 0. Elements are float32 images, or
     ``(images, int32 labels)`` when ``cfg.labels``, or ``(images_a, images_b)`` for a two-domain recipe: an epoch
     then passes once over the larger domain while the smaller one is cycled (unpaired batches, as in CycleGAN).
+    With ``orders`` each epoch is instead the ``steps * batch_size`` indices put there at the epoch's start
+    (:mod:`zoo.data.resampling`; one domain, data in memory).
     """
     domains = domain_configs(cfg)
     configs = domains or (cfg,)
@@ -79,7 +82,10 @@ def train_stream(cfg: DataConfig, batch_size: int, *, seed: int, start_epoch: in
     steps = max(source.size for source in sources) // batch_size
     if steps_per_epoch > 0:
         steps = min(steps, steps_per_epoch)
-    streams = [_augmented(_epochs(source, c, batch_size, seed + stream * SEED_STRIDE, start_epoch, epochs, steps),
+    if orders is not None and (domains is not None or not sources[0].in_memory):
+        raise DataError(f"re-sampling each epoch needs one set of images in memory (an .npz or a folder), not "
+                        f"{'two domains' if domains is not None else sources[0].description}")
+    streams = [_augmented(_epochs(source, c, batch_size, seed + stream * SEED_STRIDE, start_epoch, epochs, steps, orders),
                           c, seed + stream * SEED_STRIDE, first_batch=int(start_epoch) * steps)
                for stream, (source, c) in enumerate(zip(sources, configs))]
     dataset = streams[0] if domains is None else tf.data.Dataset.zip(tuple(streams))
@@ -121,8 +127,9 @@ def distribute(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy, parts
 
 
 def _epochs(source: Source, cfg: DataConfig, batch_size: int, seed: int, start_epoch: int, epochs: int,
-            steps: int) -> tf.data.Dataset:
-    """``steps`` preprocessed batches per epoch, each epoch shuffled by ``(seed, epoch)``; cycles a small source."""
+            steps: int, orders: EpochOrders | None = None) -> tf.data.Dataset:
+    """``steps`` preprocessed batches per epoch, each epoch shuffled by ``(seed, epoch)`` (or in the order ``orders``
+    hands over at its start); cycles a small source."""
     with_labels = bool(cfg.labels)
     per_example = False
     if source.in_memory:
@@ -132,6 +139,8 @@ def _epochs(source: Source, cfg: DataConfig, batch_size: int, seed: int, start_e
         repeats = -(-steps * batch_size // size)  # > 1 only for the smaller of two domains
 
         def epoch(e):
+            if orders is not None:  # waits for the epoch's draws (zoo.train.callbacks.Resample)
+                return tf.data.Dataset.from_tensor_slices(orders.take()).batch(batch_size, drop_remainder=True).take(steps)
             # A stateless permutation keyed by (seed, epoch): independent of any global RNG state.
             key = tf.stack([tf.constant(int(seed), tf.int64), e])
             order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=key)

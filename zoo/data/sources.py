@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from zoo import catalogue
 from zoo.config import DataConfig
+from zoo.data.task import binary_labels, check_task, describe_task, has_task, rare_subset
 from zoo.errors import DataError
 
 NPZ_SPLITS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
@@ -98,8 +99,11 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
     """Resolve ``split`` of the recipe's data: ``cfg.file``, else ``<cfg.dataset>.npz`` in the data dirs, else tfds.
 
     A folder of images has no splits: every split name gives all of its images.
-    ``cfg.classes`` and ``cfg.max_examples`` are applied here (the first ``max_examples`` kept, in file order).
+    ``cfg.classes`` and ``cfg.max_examples`` are applied here (the first ``max_examples`` kept, in file order), and
+    a binary task (:mod:`zoo.data.task`): ``rare_class`` thinned in the training split ``cfg.split`` (before
+    ``max_examples``), then the labels made 0/1 by ``positive_classes``.
     """
+    training = split == cfg.split
     dirs = data_dirs(data_dir)
     if cfg.file:
         path = _find_file(cfg.file, dirs)
@@ -109,12 +113,15 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
         else:
             images, labels, num_classes = _load_npz_split(path, split)
             where = f"{path.name} [{split}]"
-        return _in_memory_source(images, labels, num_classes, where, cfg)
+        return _in_memory_source(images, labels, num_classes, where, cfg, training)
     for folder in dirs:
         path = folder / f"{cfg.dataset}.npz"
         if path.is_file():
             images, labels, num_classes = _load_npz_split(path, split)
-            return _in_memory_source(images, labels, num_classes, f"{path.name} [{split}]", cfg)
+            return _in_memory_source(images, labels, num_classes, f"{path.name} [{split}]", cfg, training)
+    if has_task(cfg):
+        raise DataError(f"data.positive_classes and data.rare_class apply to data in memory: put {cfg.dataset}.npz "
+                        f"(keras.datasets layout) in one of: {_searched(dirs)}, or set data.file to a .npz or a folder")
     return _load_tfds(cfg, split, dirs)
 
 
@@ -130,7 +137,7 @@ def _find_file(name: str, dirs) -> Path:
                     f"pass --data-dir DIR or set ZOO_DATA_DIR to the folder that holds it")
 
 
-def _in_memory_source(images, labels, num_classes, where: str, cfg: DataConfig) -> Source:
+def _in_memory_source(images, labels, num_classes, where: str, cfg: DataConfig, training: bool = False) -> Source:
     if images.ndim == 3:
         images = images[..., None]
     if cfg.classes:
@@ -144,12 +151,19 @@ def _in_memory_source(images, labels, num_classes, where: str, cfg: DataConfig) 
                             f"{_ranges(sorted(present))}); fix data.classes")
         keep = np.isin(labels, np.asarray(cfg.classes, dtype=labels.dtype))
         images, labels = images[keep], labels[keep]
+    check_task(labels, cfg, where)
+    if training and has_task(cfg):
+        keep = rare_subset(labels, cfg)
+        images, labels = images[keep], labels[keep]
     if cfg.max_examples and len(images) > cfg.max_examples:
         images = images[: cfg.max_examples]
         labels = None if labels is None else labels[: cfg.max_examples]
     desc = f"{where}, {len(images)} images"
     if cfg.classes:
         desc += f" of classes {list(cfg.classes)}"
+    if has_task(cfg):
+        labels, num_classes = binary_labels(labels, cfg), 2 if cfg.positive_classes else num_classes
+        desc += describe_task(cfg, training)
     return Source(images, labels, None, len(images), desc, num_classes)
 
 

@@ -15,8 +15,10 @@ from zoo.models.wgan_gp import WGANGP, WGANGPConfig
 from zoo.models.cyclegan import CycleGAN, CycleGANConfig
 from zoo.models.ddpm import DDPM, DDPMConfig
 from zoo.models.classifier import Classifier, ClassifierConfig
+from zoo.models.dbvae import DBVAE, DBVAEConfig
 
 __all__ = ["VAE", "Autoencoder", "AutoencoderConfig", "CVAEConfig", "Capability", "ConditionalVAE", "Endpoint",
            "VAEConfig", "GenerativeModel", "TensorInfo", "build_optimizer", "families", "get_family", "register_family",
            "AdversarialModel", "GANConfig", "DCGAN", "DCGANConfig", "CGAN", "CGANConfig", "WGANGP", "WGANGPConfig",
-           "CycleGAN", "CycleGANConfig", "DDPM", "DDPMConfig", "Classifier", "ClassifierConfig"]
+           "CycleGAN", "CycleGANConfig", "DDPM", "DDPMConfig", "Classifier", "ClassifierConfig",
+           "DBVAE", "DBVAEConfig"]

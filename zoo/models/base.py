@@ -263,6 +263,16 @@ class GenerativeModel(keras.Model):
         """Fit the latent density to the (preprocessed) training images and their class labels."""
         raise NotImplementedError
 
+    @classmethod
+    def resamples(cls, recipe) -> bool:
+        """Whether the recipe's training epochs are drawn with the probabilities :meth:`sampling_probabilities`
+        gives at each epoch's start, instead of one shuffled pass over the data (DB-VAE's debiasing)."""
+        return False
+
+    def sampling_probabilities(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The probability of each (preprocessed) training example to be drawn in the coming epoch, summing to 1."""
+        raise NotImplementedError
+
     def step_seed(self, stream: int, step) -> tf.Tensor:
         """A stateless seed for noise ``stream`` of training step ``step``, the same on every replica.
 

@@ -1,4 +1,5 @@
-"""The Keras callbacks of a run: stop at the first non-finite loss, checkpoint every epoch, save the preview grid."""
+"""The Keras callbacks of a run: stop at the first non-finite loss, checkpoint every epoch, save the preview grid, and
+re-sample the epoch's training examples (DB-VAE)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo import images
+from zoo import data, images
 from zoo.config import Recipe
 from zoo.errors import TrainingError
 from zoo.train.checkpoints import latest_checkpoint, write_checkpoint
@@ -47,6 +48,32 @@ class FitPrior(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.fit_prior(self.images, self.labels, seed=self.seed * 1000 + epoch)
+
+
+class Resample(keras.callbacks.Callback):
+    """At the start of each epoch, the model's sampling probability of every training example
+    (``model.sampling_probabilities``), and that epoch's ``count`` draws handed to the input pipeline
+    (:class:`zoo.data.EpochOrders`). The draws depend on the probabilities and ``(seed, epoch)`` alone, and the
+    probabilities on the weights the epoch starts from, so a resumed run draws what an uninterrupted one would.
+
+    Adds ``resample_ess`` to the epoch's logs: the effective sample size 1 / sum p^2 of the probabilities as a share
+    of the training set (1 for a uniform draw; small when a few examples take most of the epoch).
+    """
+
+    def __init__(self, images, labels, orders: data.EpochOrders, count: int, seed: int):
+        super().__init__()
+        self.images, self.labels, self.orders = images, labels, orders
+        self.count, self.seed = int(count), int(seed)
+        self.ess = 1.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        p = self.model.sampling_probabilities(self.images, self.labels)
+        self.ess = float(1.0 / np.sum(np.square(p)) / len(p))
+        self.orders.put(data.epoch_order(p, self.count, self.seed, epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # before the checkpoint and the CSV log, which record it
+            logs["resample_ess"] = self.ess
 
 
 class Checkpointer(keras.callbacks.Callback):

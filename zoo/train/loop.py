@@ -32,7 +32,7 @@ from zoo.errors import TrainingError
 from zoo.eval.variants import fid_scorer
 from zoo.models import get_family
 from zoo.train import distributed
-from zoo.train.callbacks import Checkpointer, FitPrior, PreviewGrid, StopOnNonFinite
+from zoo.train.callbacks import Checkpointer, FitPrior, PreviewGrid, Resample, StopOnNonFinite
 from zoo.train.checkpoints import STATE, WEIGHTS, latest_checkpoint, remove_stale
 
 
@@ -161,8 +161,9 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
     start = state["epoch"]
     if t.distribution == "multi_worker":
         distributed.check_same_start(strategy, start)
+    orders = data.EpochOrders() if get_family(recipe.family).resamples(recipe) else None  # filled by Resample
     stream, steps = data.train_stream(recipe.data, t.batch_size, seed=t.seed, start_epoch=start, epochs=t.epochs,
-                                      steps_per_epoch=t.steps_per_epoch, data_dir=data_dir)
+                                      steps_per_epoch=t.steps_per_epoch, data_dir=data_dir, orders=orders)
     model = build_model(recipe, strategy, steps_per_epoch=steps)
     if model.jit_compile and not runtime.xla_allowed(strategy):
         print(f"zoo: XLA is off: it fails under {t.distribution} on CPU devices (keras-team/keras#19005); "
@@ -177,6 +178,9 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
     if start < t.epochs:
         validation = data.eval_dataset(recipe.data, t.batch_size, steps=t.validation_steps, data_dir=data_dir)
         callbacks = [StopOnNonFinite(run_dir)]
+        if orders is not None:  # every training example, in the order of the pipeline's indices
+            images, labels, _ = data.labelled_images(recipe.data, recipe.data.split, 10**9, data_dir=data_dir)
+            callbacks.append(Resample(images, labels, orders, steps * t.batch_size, seed=t.seed))
         if model.fits_prior:  # before the checkpoint and the preview, which then hold the fitted prior
             callbacks.append(FitPrior(*prior_data(recipe, data_dir), seed=t.seed))
         if chief:  # the other workers write nowhere
