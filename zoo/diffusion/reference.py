@@ -7,6 +7,13 @@ cumulative alphas) and runs its ``denoiser.onnx`` (inputs ``x_t`` float32 ``(N, 
 1e-3, what the TensorFlow sampler of :mod:`zoo.diffusion.samplers` and the SavedModel ``generate``
 signature return.
 
+A class-conditional artifact (family ``guided_ddpm``) has a third denoiser input, ``label`` int32 ``(N,)``: class
+ids in ``[0, num_classes)``, and ``num_classes`` itself, the null label, for the unconditional model. Its
+``schedule.json`` says so under ``guidance`` (``num_classes``, ``null_label``, the default ``scale``). Classifier-free
+guidance (Ho & Salimans 2022) replaces the prediction at every step with ``uncond + scale * (cond - uncond)``, ``cond``
+given the labels and ``uncond`` the null label, both from one network call on the batch stacked twice; scale 0 is
+the unconditional model and 1 the conditional one, each one plain call, as in the TensorFlow sampler.
+
 This file imports neither TensorFlow nor the rest of genzoo, so it can be copied out and run
 on its own::
 
@@ -41,9 +48,9 @@ timesteps ``t_0 > ... > t_{M-1}`` and then the clean image. With ``alpha = sqrt(
   extrapolation ``1 / (2 r)`` there overshoots: with the exact denoiser of Gaussian data, second order into
   ``t = 0`` widened the samples' spread by up to 36% (linear and cosine schedules, 10 to 50 steps).
 
-So a step is ``x_s = c_x0 x0_i + c_xt x_t + c_prev x0_{i-1}``, three per-step float64 tables. The solver only
-calls ``denoiser(x_t, t)``: a guided denoiser (classifier-free guidance mixes two predictions) plugs in
-unchanged, and the data-prediction form is the one the paper recommends for guided sampling.
+So a step is ``x_s = c_x0 x0_i + c_xt x_t + c_prev x0_{i-1}``, three per-step float64 tables. The samplers only
+see one prediction per step: the guided one plugs in unchanged, and the data-prediction form is the one the paper
+recommends for guided sampling.
 """
 
 from __future__ import annotations
@@ -181,7 +188,7 @@ def load_schedule(folder) -> dict:
 class ReferenceSampler:
     """DDIM, DPM-Solver++(2M) and DDPM over an artifact's ``denoiser.onnx`` (or another file with its inputs and
     outputs, such as its ``denoiser.fp16.onnx`` variant: ``denoiser``, a path or a name in the folder), driven by its
-    ``schedule.json``."""
+    ``schedule.json``; with classifier-free guidance when the denoiser takes labels."""
 
     def __init__(self, folder, providers=("CPUExecutionProvider",), denoiser="denoiser.onnx"):
         import onnxruntime
@@ -190,15 +197,94 @@ class ReferenceSampler:
         self.schedule = load_schedule(self.folder)
         self.session = onnxruntime.InferenceSession(str(self.folder / denoiser), providers=list(providers))
         self.output = self.session.get_outputs()[0].name
+        inputs = [i.name for i in self.session.get_inputs()]
+        self.image_shape = tuple(self.session.get_inputs()[inputs.index("x_t")].shape[1:])
+        #: ``schedule.json``'s ``guidance`` section (num_classes, null_label, scale), or None: unconditional
+        self.guidance = self.schedule.get("guidance")
+        if ("label" in inputs) != (self.guidance is not None):
+            has = "takes" if "label" in inputs else "takes no"
+            says = "has" if self.guidance is not None else "has no"
+            raise ValueError(f"{self.folder}: {denoiser} {has} label input but schedule.json {says} guidance section; "
+                             "the two belong to different exports: export the artifact again")
 
-    def denoise(self, x_t: np.ndarray, t: int) -> np.ndarray:
-        """The network's prediction for a batch at one timestep."""
-        steps = np.full((len(x_t),), t, np.int32)
-        return self.session.run([self.output], {"x_t": x_t.astype(np.float32), "t": steps})[0]
+    @property
+    def conditional(self) -> bool:
+        """Whether the denoiser takes class labels (a guided artifact)."""
+        return self.guidance is not None
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a guided artifact (0 if unconditional); label ``num_classes`` is the null label."""
+        return int(self.guidance["num_classes"]) if self.conditional else 0
+
+    @property
+    def null_label(self) -> int | None:
+        """The label of the unconditional model, or None for an unconditional artifact."""
+        return int(self.guidance["null_label"]) if self.conditional else None
+
+    def check_labels(self, labels, n: int) -> np.ndarray | None:
+        """``labels`` (one id or ``n``, the null label allowed) as int32 ``(n,)``; ``None`` for an unconditional
+        artifact, which takes none."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{self.folder} is an unconditional diffusion model: it takes no labels")
+            return None
+        k = self.num_classes
+        allowed = f"class ids in [0, {k}), or {self.null_label}, the null label (unconditional)"
+        values = np.asarray(labels)
+        if values.dtype.kind not in "iu" and not (values.dtype.kind == "f" and np.all(np.isfinite(values))
+                                                   and np.all(values == np.round(values))):
+            raise ValueError(f"labels must be {allowed}; got {values.dtype} values {values.ravel()[:4].tolist()}")
+        if values.ndim > 1 or values.size not in (1, n):
+            raise ValueError(f"labels must be one id or {n} ids (one per image), got shape {values.shape}")
+        values = np.broadcast_to(values.astype(np.int64).ravel(), (n,))
+        bad = values[(values < 0) | ((values >= k) & (values != self.null_label))]
+        if len(bad):
+            raise ValueError(f"labels must be {allowed}; got {bad[0]}")
+        return values.astype(np.int32)
+
+    def check_guidance(self, guidance) -> float:
+        """The guidance scale to sample at: ``guidance``, else ``schedule.json``'s default."""
+        if not self.conditional:
+            if guidance is not None:
+                raise ValueError(f"{self.folder} is an unconditional diffusion model: guidance needs a class-conditional "
+                                 "(guided_ddpm) artifact")
+            return 0.0
+        try:
+            scale = float(self.guidance["scale"] if guidance is None else guidance)
+        except (TypeError, ValueError):
+            scale = float("nan")
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"guidance must be a scale >= 0 (0 unconditional, 1 conditional, > 1 guided), got {guidance}")
+        return scale
+
+    def denoise(self, x_t: np.ndarray, t: int, labels=None) -> np.ndarray:
+        """The network's prediction for a batch at one timestep; for a guided artifact given ``labels`` (one id or one
+        per image; ``None`` is the null label, the unconditional model)."""
+        n = len(x_t)
+        feeds = {"x_t": np.asarray(x_t, np.float32), "t": np.full((n,), t, np.int32)}
+        if self.conditional:
+            feeds["label"] = np.full((n,), self.null_label, np.int32) if labels is None else self.check_labels(labels, n)
+        elif labels is not None:
+            self.check_labels(labels, n)  # raises: an unconditional artifact takes no labels
+        return self.session.run([self.output], feeds)[0]
+
+    def guided_denoise(self, x_t: np.ndarray, t: int, labels, guidance: float) -> np.ndarray:
+        """``uncond + guidance * (cond - uncond)`` in float32, both predictions from one call on the batch stacked
+        twice; at guidance 0 and 1 the one prediction needed. ``labels`` are int32 ``(N,)`` (see :meth:`check_labels`)."""
+        if guidance == 0.0:
+            return self.denoise(x_t, t, None)
+        if guidance == 1.0:
+            return self.denoise(x_t, t, labels)
+        n = len(x_t)
+        both = self.denoise(np.concatenate([x_t, x_t]), t,
+                            np.concatenate([labels, np.full((n,), self.null_label, np.int32)]))
+        conditional, unconditional = both[:n], both[n:]
+        return unconditional + np.float32(guidance) * (conditional - unconditional)
 
     def sample(self, noise, steps: int = 50, eta: float = 0.0, spacing: str = "trailing", clip_x0: bool = True,
                rng: np.random.Generator | None = None, sampler: str = "ddim", variance: str = "fixed_small",
-               step_noise=None) -> np.ndarray:
+               step_noise=None, labels=None, guidance: float | None = None) -> np.ndarray:
         """Images in [-1, 1] from initial ``noise`` ``(N, H, W, C)``: DDIM over ``steps`` (with ``eta``),
         DPM-Solver++(2M) over ``steps`` (``sampler="dpmpp_2m"``; deterministic, ``eta`` must be 0), or DDPM
         ancestral sampling over all T steps (``steps``, ``eta`` and ``spacing`` unused).
@@ -206,14 +292,23 @@ class ReferenceSampler:
         A stochastic step's noise is ``step_noise(i, shape)`` if given, else drawn from ``rng`` (numpy): only
         ``eta = 0`` reproduces the TensorFlow sampler exactly; stochastic runs agree in distribution, and feeding
         the same ``step_noise`` to another implementation (the JavaScript package) reproduces its images.
+
+        A guided artifact draws the classes ``labels`` (one id or one per image, the null label allowed; ``None``
+        cycles through the classes, as the TensorFlow ``generate`` does) at guidance scale ``guidance`` (default
+        ``schedule.json``'s); an unconditional artifact takes neither.
         """
+        x = np.asarray(noise, np.float32)
+        n = len(x)
+        if self.conditional and labels is None:
+            labels = np.arange(n) % self.num_classes
+        labels, scale = self.check_labels(labels, n), self.check_guidance(guidance)
         table = self.table(sampler, steps, eta, spacing, variance)
         rng = rng or np.random.default_rng(0)
         step_noise = step_noise or (lambda i, shape: rng.standard_normal(shape))
-        x = np.asarray(noise, np.float32)
         x0_prev = np.zeros_like(x)
         for i, t in enumerate(table["timesteps"]):
-            x0 = predicted_x0(self.denoise(x, int(t)), x, np.float32(table["sqrt_ab"][i]),
+            prediction = self.guided_denoise(x, int(t), labels, scale) if self.conditional else self.denoise(x, int(t))
+            x0 = predicted_x0(prediction, x, np.float32(table["sqrt_ab"][i]),
                               np.float32(table["sqrt_one_minus_ab"][i]), self.schedule["prediction_type"])
             if clip_x0:
                 x0 = np.clip(x0, -1.0, 1.0)
@@ -241,9 +336,17 @@ class ReferenceSampler:
         return ddim_coefficients(self.schedule["alphas_cumprod"], timesteps, eta)
 
 
+def parse_labels(text: str) -> list[int]:
+    """``--label``: one class id, or ids separated by commas (one per image, or repeated over them)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--label takes class ids such as 3 or 0,1,2, got {text!r}") from None
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="DDIM, DPM-Solver++(2M) or DDPM samples from an exported ddpm artifact "
-                                                 "(numpy + onnxruntime)")
+    parser = argparse.ArgumentParser(description="DDIM, DPM-Solver++(2M) or DDPM samples from an exported ddpm or "
+                                                 "guided_ddpm artifact (numpy + onnxruntime)")
     parser.add_argument("artifact", help="the artifact folder (holding schedule.json and denoiser.onnx)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="ddim", help="ddpm runs all T steps")
     parser.add_argument("--steps", type=int, default=50, help="ddim and dpmpp_2m steps")
@@ -251,15 +354,29 @@ def main(argv=None) -> None:
     parser.add_argument("--spacing", choices=SPACINGS, default="trailing")
     parser.add_argument("-n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", type=parse_labels, default=None,
+                        help="guided_ddpm: the class id (or ids, comma-separated, repeated over the images) to draw; "
+                             "num_classes is the null label; default: each class in turn")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="guided_ddpm: the guidance scale, 0 unconditional, 1 conditional, > 1 guided "
+                             "(default: schedule.json's)")
     parser.add_argument("-o", "--output", default="samples.npy", help=".npy of images in [-1, 1], (N, H, W, C)")
     args = parser.parse_args(argv)
     sampler = ReferenceSampler(args.artifact)
-    shape = sampler.session.get_inputs()[0].shape[1:]
-    rng = np.random.default_rng(args.seed)
-    noise = rng.standard_normal((args.n, *shape)).astype(np.float32)
-    np.save(args.output, sampler.sample(noise, args.steps, args.eta, args.spacing, rng=rng, sampler=args.sampler))
+    labels = None
+    if args.label is not None:
+        labels = np.resize(args.label, args.n) if len(args.label) > 1 else args.label[0]
+    try:
+        rng = np.random.default_rng(args.seed)
+        noise = rng.standard_normal((args.n, *sampler.image_shape)).astype(np.float32)
+        images = sampler.sample(noise, args.steps, args.eta, args.spacing, rng=rng, sampler=args.sampler,
+                                labels=labels, guidance=args.guidance)
+    except ValueError as exc:
+        parser.error(str(exc))
+    np.save(args.output, images)
     steps = sampler.schedule["num_timesteps"] if args.sampler == "ddpm" else args.steps
-    print(f"wrote {args.output}: {args.n} samples, {steps} {args.sampler} steps")
+    guided = f", guidance {sampler.check_guidance(args.guidance):g}" if sampler.conditional else ""
+    print(f"wrote {args.output}: {args.n} samples, {steps} {args.sampler} steps{guided}")
 
 
 if __name__ == "__main__":
