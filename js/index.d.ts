@@ -20,7 +20,20 @@ export interface TensorInfo {
 export interface EndpointInfo { name: string; description: string; onnx: string | null; inputs: TensorInfo[]; outputs: TensorInfo[] }
 
 export type Capability = "sample" | "generate" | "reconstruct" | "encode" | "decode" | "translate" | "likelihood"
-  | "interpolate" | "traverse" | "conditional" | "samplers" | "classify";
+  | "interpolate" | "traverse" | "conditional" | "samplers" | "guidance" | "classify";
+
+/** Class ids: one for every image, or one per image (an array or typed array); whole numbers. */
+export type Labels = number | ArrayLike<number>;
+
+/** schedule.json's classifier-free guidance of a class-conditional diffusion model (family guided_ddpm). */
+export interface GuidanceInfo {
+  num_classes: number;
+  /** the label of the unconditional model (= num_classes) */
+  null_label: number;
+  /** the default scale: prediction = uncond + scale * (cond - uncond) */
+  scale: number;
+  rule: string;
+}
 
 export interface SamplerOptions {
   /** dpmpp_2m: DPM-Solver++(2M), deterministic, for few steps */
@@ -35,6 +48,16 @@ export interface SamplerOptions {
   /** the z of a stochastic step, N*H*W*C values; seeded by `seed` when omitted */
   stepNoise?: (step: number, count: number) => Float32Array;
   onStep?: (done: number, count: number) => void | Promise<void>;
+  /**
+   * A class-conditional diffusion model only: the classes to draw (its null label for unconditional images); none
+   * cycles through the classes.
+   */
+  labels?: Labels;
+  /**
+   * A class-conditional diffusion model only: the guidance scale, >= 0 (0 unconditional, 1 conditional, above 1
+   * guided: two predictions per step from one batched call); default schedule.json's.
+   */
+  guidance?: number;
 }
 export interface LoadOptions { variant?: "fp16" | "int8" | null; verify?: boolean }
 
@@ -51,14 +74,17 @@ export class ZooModel {
   readonly variant: "fp16" | "int8" | null;
   readonly imageShape: number[];
   readonly latentDim: number | null;
+  /** a class-conditional diffusion model's guidance (schedule.json), else null */
+  readonly guidance: GuidanceInfo | null;
   can(capability: Capability): boolean;
   run(endpoint: string, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
-  sample(n: number, options?: { seed?: number; label?: number | number[] } & SamplerOptions): Promise<Images>;
+  /** `label` picks the class of a conditional model (for a diffusion model, the same as `labels`) or a prior component */
+  sample(n: number, options?: { seed?: number; label?: Labels } & SamplerOptions): Promise<Images>;
   denoiseLoop(noise: Images, options?: { seed?: number } & SamplerOptions): Promise<Images>;
   randomLatents(n: number, seed?: number): Tensor<Float32Array>;
   interpolate(a: Float32Array, b: Float32Array, steps: number, options?: { spherical?: boolean; label?: number; seed?: number }): Promise<Images>;
   translate(images: Images, direction: "a2b" | "b2a"): Promise<Images>;
-  reconstruct(images: Images, options?: { label?: number | number[] }): Promise<Images>;
+  reconstruct(images: Images, options?: { label?: Labels }): Promise<Images>;
   pixels(images: Images, endpoint?: string, output?: string): Picture[];
   imagesFromPixels(pictures: Picture[], endpoint: string): Images;
   examples(): Promise<Record<string, { inputs: Record<string, Tensor>; outputs: Record<string, Tensor> }>>;

@@ -4,10 +4,11 @@
  * `openModel` reads `metadata.json` (endpoints with named, shaped, typed inputs and outputs, the family's declared
  * capabilities, the sha256 of every file), opens each endpoint's ONNX file on first use and checks it against its
  * checksum. Endpoints that the SavedModel serves as a composition of ONNX parts (a VAE's `generate` through the fitted
- * prior, `reconstruct` as encode then decode, a diffusion model's `generate` as 50 DDIM steps) are composed here the
- * same way, so every endpoint of the metadata runs. `node.js` and `web.js` bind it to onnxruntime-node and -web.
+ * prior, `reconstruct` as encode then decode, a diffusion model's `generate` as its DDIM steps, for a class-conditional
+ * one with labels at the default guidance scale) are composed here the same way, so every endpoint of the metadata
+ * runs. `node.js` and `web.js` bind it to onnxruntime-node and -web.
  */
-import { reverseProcess, readSchedule } from "./diffusion.js";
+import { checkGuidance, guidedDenoiser, reverseProcess, readSchedule } from "./diffusion.js";
 import { ZooError } from "./errors.js";
 import { fromRGBA, toRGBA } from "./images.js";
 import { parseNpz } from "./npy.js";
@@ -57,8 +58,21 @@ export async function openModel({ ort, io, sessionOptions = {} }, { variant = nu
   if (extras.includes("prior.json")) model.prior = JSON.parse(new TextDecoder().decode(await model.file("prior.json")));
   if (extras.includes("schedule.json")) {
     model.schedule = readSchedule(JSON.parse(new TextDecoder().decode(await model.file("schedule.json"))), `${io.where}/schedule.json`);
+    checkGuidanceDeclared(model, io.where);
   }
   return model;
+}
+
+/** A guided artifact's denoiser takes labels, schedule.json says how to guide, and metadata.json has its classes. */
+function checkGuidanceDeclared(model, where) {
+  const takesLabel = model.endpoints.denoise?.inputs.some((i) => i.name === "label") ?? false;
+  const guidance = model.schedule.guidance;
+  if (takesLabel !== (guidance !== null)) {
+    throw new ZooError(`${where}: its denoiser ${takesLabel ? "takes" : "takes no"} label but schedule.json ${guidance ? "has" : "has no"} "guidance" section; the files come from different exports: export the artifact again`);
+  }
+  if (guidance && !(model.can("conditional") && model.numClasses === guidance.num_classes)) {
+    throw new ZooError(`${where}: schedule.json guides over ${guidance.num_classes} classes but metadata.json ${model.can("conditional") ? `has ${model.numClasses}` : "is not conditional"}; export the artifact again`);
+  }
 }
 
 async function read(io, file) {
@@ -89,6 +103,14 @@ export class ZooModel {
     /** @type {number} classes a conditional model takes (0 if none) */ this.numClasses = labels?.num_classes ?? 0;
     /** @type {string[]} */ this.classNames = labels?.class_names ?? [];
     this.endpoints = Object.fromEntries(metadata.endpoints.map((e) => [e.name, e]));
+  }
+
+  /**
+   * `schedule.json`'s classifier-free guidance, `{num_classes, null_label, scale, rule}`, for a class-conditional
+   * diffusion model (family guided_ddpm); null otherwise.
+   */
+  get guidance() {
+    return this.schedule?.guidance ?? null;
   }
 
   /** Whether the family declares `capability` (see zoo.models.base.Capability). */
@@ -240,20 +262,31 @@ export class ZooModel {
     return fromRGBA(pictures, { channels, valueRange: info.value_range ?? [0, 1] });
   }
 
-  /** Labels as an Int32Array of n: a number repeats, an array is taken as is, none cycles through the classes. */
-  labels(n, label) {
+  /**
+   * Labels as an Int32Array of n: a number (or an array of one) repeats, an array (or typed array) of n is taken as
+   * is, none cycles through the classes. Each must be a whole class id; `allowNull` also takes a guided model's null label (unconditional).
+   */
+  labels(n, label, { allowNull = false } = {}) {
     if (!this.can("conditional")) {
       if (label !== undefined && label !== null) throw new ZooError(`${this.name} is not conditional: it takes no label`);
       return null;
     }
-    let out;
-    if (label === undefined || label === null) out = Int32Array.from({ length: n }, (_, i) => i % this.numClasses);
-    else if (typeof label === "number") out = new Int32Array(n).fill(label);
-    else out = Int32Array.from(label);
-    if (out.length !== n) throw new ZooError(`${n} samples need ${n} labels, got ${out.length}`);
-    const bad = out.find((v) => !(v >= 0 && v < this.numClasses));
-    if (bad !== undefined) throw new ZooError(`label ${bad} is out of range: ${this.name} has classes 0 to ${this.numClasses - 1}`);
-    return out;
+    if (label === undefined || label === null) return Int32Array.from({ length: n }, (_, i) => i % this.numClasses);
+    let values;
+    if (typeof label === "number") values = new Array(n).fill(label);
+    else if (typeof label === "object" && typeof label.length === "number") values = Array.from(label);
+    else throw new ZooError(`a label must be a class id or an array of them (one per image), got ${JSON.stringify(label)}`);
+    if (values.length === 1 && n > 1) values = new Array(n).fill(values[0]);
+    if (values.length !== n) throw new ZooError(`${n} samples need ${n} labels (or one for all), got ${values.length}`);
+    const nullLabel = allowNull ? this.guidance?.null_label : undefined;
+    const classes = `${this.name} has classes 0 to ${this.numClasses - 1}${nullLabel !== undefined ? `, and ${nullLabel}, the null label (unconditional)` : ""}`;
+    const at = values.findIndex((v) => !(Number.isInteger(v) && ((v >= 0 && v < this.numClasses) || v === nullLabel)));
+    if (at >= 0) {
+      const bad = values[at];
+      if (Number.isInteger(bad)) throw new ZooError(`label ${bad} is out of range: ${classes}`);
+      throw new ZooError(`labels must be whole class ids, got ${typeof bad === "number" ? bad : JSON.stringify(bad) ?? String(bad)} (at ${at}): ${classes}`);
+    }
+    return Int32Array.from(values);
   }
 
   /** Seeded N(0, I) latents for `generate`, `{data, dims: [n, latentDim]}`. */
@@ -284,17 +317,20 @@ export class ZooModel {
   /**
    * `n` new images `{data, dims}` in the model's output range.
    * @param {number} n
-   * @param {{seed?: number, label?: number|number[], sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number,
-   *   onStep?: (done: number, count: number) => void}} [options] `label` picks the class of a conditional model or
-   *   the prior component of a VAE with a fitted prior; the sampler options are for diffusion models.
+   * @param {{seed?: number, label?: number|ArrayLike<number>, sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number,
+   *   eta?: number, guidance?: number, onStep?: (done: number, count: number) => void}} [options] `label` picks the
+   *   class of a conditional model or the prior component of a VAE with a fitted prior (`labels` is the same for a
+   *   diffusion model); the sampler options and `guidance` are for diffusion models (see denoiseLoop).
    */
   async sample(n, { seed = 0, label, ...samplerOptions } = {}) {
     if (!this.can("sample")) throw new ZooError(`${this.name} (${this.family}) does not sample; it can ${[...this.capabilities].join(", ")}`);
     if (!(Number.isInteger(n) && n >= 1)) throw new ZooError(`n must be a positive integer, got ${n}`);
     if (this.can("samplers")) {
+      const { labels = label, ...options } = samplerOptions;
+      if (label != null && samplerOptions.labels != null) throw new ZooError("give label or labels, not both (they are the same option)");
       const shape = this.imageShape;
       const noise = { data: standardNormal(n * product(shape), seed), dims: [n, ...shape] };
-      return this.denoiseLoop(noise, { seed, ...samplerOptions });
+      return this.denoiseLoop(noise, { seed, labels, ...options });
     }
     const z = this.randomLatents(n, seed);
     return (await this.run("generate", this.generateInputs(z, { label, seed }))).images;
@@ -302,24 +338,45 @@ export class ZooModel {
 
   /**
    * The reverse diffusion process from `noise` `{data, dims: [N, H, W, C]}` through the denoiser's ONNX file.
+   *
+   * A class-conditional model (`guidance` not null) draws the classes `labels` (one id, or one per image; the null
+   * label gives an unconditional image; none cycles through the classes) with classifier-free guidance at scale
+   * `guidance` (default schedule.json's): `uncond + guidance * (cond - uncond)` at every step, both predictions from
+   * one batched ONNX call (0 and 1 need one prediction, so one plain call).
    * @param {{sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number, spacing?: string, seed?: number,
+   *   labels?: number|ArrayLike<number>, guidance?: number,
    *   stepNoise?: (step: number, count: number) => Float32Array, onStep?: Function}} [options] defaults from
    *   schedule.json (the recipe's DDIM eta does not apply to dpmpp_2m, which is deterministic); a stochastic
    *   sampler's per-step noise is seeded by `seed` unless `stepNoise` gives it.
    */
-  async denoiseLoop(noise, { seed = 0, stepNoise, ...options } = {}) {
+  async denoiseLoop(noise, { seed = 0, stepNoise, labels, guidance, ...options } = {}) {
     if (!this.can("samplers") || !this.schedule) throw new ZooError(`${this.name} is not a diffusion model`);
-    this.validate("denoise", { x_t: noise, t: { data: new Int32Array(noise.dims[0]), dims: [noise.dims[0]] } });
+    const n = Array.isArray(noise?.dims) ? noise.dims[0] : 0;
+    const guide = this.guidance;
+    let labelIds = null, scale = null;
+    if (guide) {
+      labelIds = this.labels(n, labels, { allowNull: true });
+      scale = checkGuidance(guidance, guide.scale);
+    } else {
+      if (labels != null) throw new ZooError(`${this.name} is not conditional: it takes no label`);
+      if (guidance != null) throw new ZooError(`${this.name} is an unconditional diffusion model: guidance needs a class-conditional one (family guided_ddpm)`);
+    }
+    const t = { data: new Int32Array(n), dims: [n] };
+    this.validate("denoise", guide ? { x_t: noise, t, label: { data: labelIds, dims: [n] } } : { x_t: noise, t });
     const defaults = this.schedule.sampler_defaults ?? {};
     const settings = { sampler: defaults.sampler, steps: defaults.steps, eta: defaults.eta, spacing: defaults.timestep_spacing,
       variance: defaults.variance, clipX0: defaults.clip_x0, ...options };
     if (settings.sampler === "dpmpp_2m" && options.eta === undefined) settings.eta = 0;
-    const n = noise.dims[0];
     const session = await this.session(this.onnxFile("denoise"));
-    const denoise = async (x, t) => {
-      const result = await session.run({ x_t: new this.ort.Tensor("float32", x, noise.dims), t: new this.ort.Tensor("int32", new Int32Array(n).fill(t), [n]) });
-      return result.prediction.data;
+    const imageDims = noise.dims.slice(1), perImage = product(imageDims);
+    const network = async (x, step, ids) => { // the denoiser on x.length / perImage images at timestep `step`
+      const m = x.length / perImage;
+      const feeds = { x_t: new this.ort.Tensor("float32", x, [m, ...imageDims]), t: new this.ort.Tensor("int32", new Int32Array(m).fill(step), [m]) };
+      if (ids) feeds.label = new this.ort.Tensor("int32", ids, [m]);
+      return (await session.run(feeds)).prediction.data;
     };
+    const denoise = guide ? guidedDenoiser(network, { labels: labelIds, nullLabel: guide.null_label, guidance: scale })
+      : (x, step) => network(x, step, null);
     const data = await reverseProcess(noise.data, { ...settings, denoise, schedule: this.schedule,
       stepNoise: stepNoise ?? ((i) => standardNormal(noise.data.length, (seed * 7919 + i + 1) >>> 0)) });
     return { data, dims: [...noise.dims] };
@@ -388,7 +445,8 @@ const COMPOSITES = {
   generate(model) {
     if (model.can("samplers")) {
       const steps = model.schedule?.sampler_defaults?.generate_steps ?? 50;
-      return async ({ noise }) => ({ images: await model.denoiseLoop(noise, { sampler: "ddim", steps, eta: 0 }) });
+      // a guided model's labels (the null label allowed), at schedule.json's guidance scale as in the SavedModel
+      return async ({ noise, label }) => ({ images: await model.denoiseLoop(noise, { sampler: "ddim", steps, eta: 0, labels: label?.data }) });
     }
     if (!model.can("decode")) return null;
     return async (inputs) => {

@@ -8,6 +8,10 @@
  * previous step's predicted x0, for DPM-Solver++), and the network is any async
  * `denoise(x_t, t) -> prediction` (here an ONNX session). Fed the same initial and per-step noise, it returns the
  * reference's images within float32 rounding.
+ *
+ * A class-conditional model (family guided_ddpm: its denoiser takes a `label`, and `schedule.json` has a `guidance`
+ * section) samples with classifier-free guidance (Ho & Salimans 2022): `guidedDenoiser` turns the labelled network
+ * into the one prediction a step needs, `uncond + scale * (cond - uncond)`, both halves from one batched call.
  */
 import { ZooError } from "./errors.js";
 
@@ -120,7 +124,7 @@ function emptyTable(timesteps) {
     cX0: new Float64Array(n), cXt: new Float64Array(n), sigma: new Float64Array(n) };
 }
 
-/** Validate a parsed `schedule.json` and return it with typed arrays. */
+/** Validate a parsed `schedule.json` and return it with typed arrays (and its `guidance` section checked, if any). */
 export function readSchedule(schedule, where = "schedule.json") {
   for (const key of ["num_timesteps", "prediction_type", "betas", "alphas_cumprod"]) {
     if (!(key in schedule)) throw new ZooError(`${where} has no "${key}"; re-export the artifact with zoo export`);
@@ -128,7 +132,58 @@ export function readSchedule(schedule, where = "schedule.json") {
   if (!PREDICTION_TYPES.includes(schedule.prediction_type)) {
     throw new ZooError(`${where}: prediction_type must be one of ${PREDICTION_TYPES.join(", ")}, got ${schedule.prediction_type}`);
   }
-  return { ...schedule, betas: Float64Array.from(schedule.betas), alphas_cumprod: Float64Array.from(schedule.alphas_cumprod) };
+  const guidance = schedule.guidance ?? null;
+  if (guidance !== null) {
+    const { num_classes: k, null_label: nullLabel, scale } = guidance;
+    if (!(Number.isInteger(k) && k >= 1 && Number.isInteger(nullLabel) && Number.isFinite(scale) && scale >= 0)) {
+      throw new ZooError(`${where}: "guidance" needs num_classes and null_label (integers) and a scale >= 0, got ${JSON.stringify({ num_classes: k, null_label: nullLabel, scale })}; re-export the artifact`);
+    }
+  }
+  return { ...schedule, guidance, betas: Float64Array.from(schedule.betas), alphas_cumprod: Float64Array.from(schedule.alphas_cumprod) };
+}
+
+/** A guidance scale: `guidance`, or the default when undefined/null; a finite number >= 0, else a ZooError. */
+export function checkGuidance(guidance, fallback) {
+  const scale = guidance ?? fallback;
+  if (typeof scale !== "number" || !Number.isFinite(scale) || scale < 0) {
+    throw new ZooError(`guidance must be a number >= 0 (0 unconditional, 1 conditional, above 1 guided), got ${typeof guidance === "number" ? guidance : JSON.stringify(guidance)}`);
+  }
+  return scale;
+}
+
+/**
+ * Classifier-free guidance: the one prediction per step that `reverseProcess` takes, from a labelled network.
+ *
+ * At scale 0 it is the unconditional prediction (every label the null label), at 1 the conditional one, each one
+ * plain call; otherwise `uncond + scale * (cond - uncond)` in float32, with the batch stacked twice (the labels, then
+ * the null label) in one call, as the TensorFlow sampler and the numpy reference do.
+ *
+ * @param {(x: Float32Array, t: number, labels: Int32Array) => Promise<Float32Array>} denoise the network on
+ *   `labels.length` images
+ * @param {{labels: Int32Array, nullLabel: number, guidance: number}} options
+ * @returns {(x: Float32Array, t: number) => Promise<Float32Array>}
+ */
+export function guidedDenoiser(denoise, { labels, nullLabel, guidance }) {
+  const n = labels.length;
+  if (guidance === 0) {
+    const nulls = new Int32Array(n).fill(nullLabel);
+    return (x, t) => denoise(x, t, nulls);
+  }
+  if (guidance === 1) return (x, t) => denoise(x, t, labels);
+  const both = new Int32Array(2 * n);
+  both.set(labels);
+  both.fill(nullLabel, n);
+  const scale = Math.fround(guidance);
+  return async (x, t) => {
+    const stacked = new Float32Array(2 * x.length);
+    stacked.set(x);
+    stacked.set(x, x.length);
+    const out = await denoise(stacked, t, both);
+    const m = x.length;
+    const mixed = new Float32Array(m);
+    for (let j = 0; j < m; j++) mixed[j] = out[m + j] + Math.fround(scale * Math.fround(out[j] - out[m + j]));
+    return mixed;
+  };
 }
 
 /**

@@ -1,5 +1,10 @@
-/** What the tests share: where the repository's artifacts are, the Python that runs the numpy reference, max |a - b|. */
-import { existsSync, readFileSync } from "node:fs";
+/**
+ * What the tests share: where the repository's artifacts are, the Python that runs the numpy reference, a tiny
+ * class-conditional diffusion artifact, max |a - b|.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,4 +30,24 @@ export function maxAbsDiff(a, b) {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
+}
+
+/**
+ * A tiny, untrained guided_ddpm artifact (10 classes, T = 100, guidance 2, generate_steps 8): the folder in
+ * $GENZOO_GUIDED_FIXTURE if set, else one that test/make_guided_fixture.py trains for four steps and exports into a
+ * temporary folder (about half a minute; it needs the repository's .venv and ../shared/data beside the repository, or
+ * $ZOO_TEST_DATA_DIR). Returns `{dir, remove}`; `remove()` deletes what was made here.
+ */
+export function guidedFixture() {
+  if (process.env.GENZOO_GUIDED_FIXTURE) return { dir: resolve(process.env.GENZOO_GUIDED_FIXTURE), remove: () => {} };
+  const folder = mkdtempSync(join(tmpdir(), "genzoo-guided-"));
+  let out;
+  try {
+    out = execFileSync(python(), [join(ROOT, "js", "test", "make_guided_fixture.py"), folder],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  } catch (error) {
+    rmSync(folder, { recursive: true, force: true });
+    throw new Error(`making the guided fixture failed: ${String(error.stderr ?? error.message).slice(-2000)}`);
+  }
+  return { dir: out.trim().split("\n").at(-1), remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
