@@ -7,9 +7,14 @@
  *     node --test web/test/          # from the repository root
  *
  * Needs `apt-get install chromium` (or CHROMIUM_PATH=/path/to/chrome) and `cd js && npm ci` with playwright-core.
+ *
+ * The guidance controls are checked on the class-conditional diffusion model of exported/ (family guided_ddpm) if one
+ * ships, else on a tiny untrained one that js/test/make_guided_fixture.py makes (about half a minute; the
+ * repository's .venv and ../shared/data, as for the Node tests; $GENZOO_GUIDED_FIXTURE names a ready one), which the
+ * page then sees in its index through request routing: the repository is not touched.
  */
 import assert from "node:assert/strict";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -17,6 +22,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { encodePNG, grid, loadModel, toRGBA } from "../../js/src/node.js";
+import { guidedFixture } from "../../js/test/helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 const SCREENSHOTS = fileURLToPath(new URL("./screenshots/", import.meta.url));
@@ -71,10 +77,29 @@ async function serve(root) {
 // ---- comparing with the Node package ----
 
 const nodeModels = new Map();
+/** Artifact folders that are not exported/<name> (the guided fixture). */
+const folders = new Map();
 /** The artifact opened with the Node package (onnxruntime-node), once. */
 function nodeModel(name) {
-  if (!nodeModels.has(name)) nodeModels.set(name, loadModel(join(ROOT, "exported", name)));
+  if (!nodeModels.has(name)) nodeModels.set(name, loadModel(folders.get(name) ?? join(ROOT, "exported", name)));
   return nodeModels.get(name);
+}
+
+/**
+ * The class-conditional diffusion model to test the guidance controls on: the first guided_ddpm of exported/index.json,
+ * else the tiny fixture, with the index entry the page is to see for it (null for a shipped one).
+ */
+function guidedModel() {
+  const index = JSON.parse(readFileSync(join(ROOT, "exported", "index.json"), "utf8"));
+  const shipped = index.models.find((entry) => entry.family === "guided_ddpm");
+  if (shipped) return { name: shipped.name, entry: null, fixture: null };
+  const fixture = guidedFixture();
+  const meta = JSON.parse(readFileSync(join(fixture.dir, "metadata.json"), "utf8"));
+  const entry = { name: meta.name, family: meta.family, description: "a tiny untrained guided_ddpm made for this test",
+    path: meta.name, preview: meta.preview, capabilities: meta.capabilities, labels: meta.labels, dataset: meta.dataset.name,
+    headline: [], endpoints: meta.endpoints.map((e) => ({ name: e.name, onnx: e.onnx })), variants: [] };
+  folders.set(meta.name, fixture.dir);
+  return { name: meta.name, entry, fixture };
 }
 
 function maxAbsDiff(a, b) {
@@ -95,8 +120,8 @@ function assertSameTensor(page, node, what) {
 const timings = [];
 const diffs = [];
 
-describe("web demo in headless chromium", { timeout: 180_000 }, () => {
-  let server, browser, page;
+describe("web demo in headless chromium", { timeout: 360_000 }, () => {
+  let server, browser, page, guided;
   const pageErrors = [];
   const consoleErrors = [];
 
@@ -106,9 +131,24 @@ describe("web demo in headless chromium", { timeout: 180_000 }, () => {
       throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
     });
     await mkdir(SCREENSHOTS, { recursive: true });
+    guided = guidedModel();
     server = await serve(ROOT);
     browser = await chromium.launch({ executablePath: CHROMIUM });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    if (guided.entry) { // the fixture joins the page's index, its files served from its temporary folder
+      console.log(`no guided_ddpm in exported/: the guidance controls are tested on ${guided.fixture.dir}`);
+      await page.route("**/exported/index.json", async (route) => {
+        const index = await (await route.fetch()).json();
+        await route.fulfill({ json: { ...index, models: [...index.models, guided.entry] } });
+      });
+      await page.route(`**/exported/${guided.entry.path}/**`, (route) => {
+        const file = decodeURIComponent(new URL(route.request().url()).pathname.split(`/exported/${guided.entry.path}/`)[1]);
+        const path = normalize(join(guided.fixture.dir, file));
+        if (!path.startsWith(guided.fixture.dir + sep)) return route.fulfill({ status: 403, body: "403" });
+        return route.fulfill({ path, contentType: TYPES[extname(path)] ?? "application/octet-stream" })
+          .catch(() => route.fulfill({ status: 404, body: "404" }));
+      });
+    }
     page.on("pageerror", (error) => pageErrors.push(error.message));
     page.on("console", (message) => { if (message.type() === "error") consoleErrors.push(message.text()); });
     await page.goto(`${server.url}web/`);
@@ -120,6 +160,7 @@ describe("web demo in headless chromium", { timeout: 180_000 }, () => {
     await browser?.close();
     await server?.close();
     for (const model of nodeModels.values()) await (await model).release();
+    guided?.fixture?.remove();
     if (timings.length) console.log(`timings: ${timings.map(([what, ms]) => `${what} ${ms} ms`).join(", ")}`);
     if (diffs.length) console.log(`max abs diffs from Node: ${diffs.map(([what, d]) => `${what} ${d.toExponential(1)}`).join(", ")}`);
   });
@@ -279,6 +320,47 @@ describe("web demo in headless chromium", { timeout: 180_000 }, () => {
     assert.equal(await page.evaluate(() => window.zooDemo.runs), runsBefore, "a stopped run records no output");
     assert.equal(await page.isHidden("#model-error"), true, "stopping is not an error");
     await page.fill("#ddim-steps", "5");
+  });
+
+  it("shows a class picker and a guidance slider for a class-conditional diffusion model, and samples with both", async () => {
+    await open(guided.name);
+    const model = await nodeModel(guided.name);
+    const { scale } = model.guidance;
+    assert.equal(await page.isVisible("#sample-class"), true, "the class picker is shown");
+    const classes = await page.$$eval("#sample-class option", (options) => options.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(classes, [["", "each class in turn"], ...model.classNames.map((name, k) => [String(k), `${k}: ${name}`])]);
+    assert.equal(await page.isVisible("#ddim-guidance"), true, "the guidance slider is shown");
+    assert.deepEqual(await page.$eval("#ddim-guidance", (s) => [s.min, s.max, Number(s.value)]), ["0", String(Math.max(5, scale)), scale]);
+    assert.equal(Number(await page.textContent("#ddim-guidance-value")), scale, "the slider starts at schedule.json's scale");
+
+    const k = Math.min(8, model.numClasses - 1);
+    await page.selectOption("#sample-class", String(k));
+    await page.fill("#ddim-guidance", "3.5");
+    assert.equal(await page.textContent("#ddim-guidance-value"), "3.5");
+    await page.fill("#ddim-steps", "5");
+    await page.selectOption("#sample-count", "4");
+    await page.fill("#sample-seed", "3");
+    const out = await run("#sample-run", `guided ddim class ${k}, guidance 3.5`);
+    const expected = await model.sample(4, { seed: 3, sampler: "ddim", steps: 5, eta: 0, label: k, guidance: 3.5 });
+    diffs.push(["guided ddim", assertSameTensor(out, expected, "guided DDIM samples")]);
+    assert.equal(out.options.guidance, 3.5);
+    assert.equal(out.options.label, k);
+    assert.ok((await page.textContent("#sample-caption")).includes(`class ${k}: ${model.classNames[k]}, DDIM, 5 steps, eta 0, guidance 3.5`));
+    await assertCanvasShows("#sample-output", grid(model.pixels(expected), { columns: 2 }), "guided grid");
+    await screenshot("06b-guided-ddim");
+
+    // guidance 0 ignores the class: each class in turn then gives the unconditional model's images
+    await page.fill("#ddim-guidance", "0");
+    await page.selectOption("#sample-class", "");
+    const unguided = await run("#sample-run", "guided ddim guidance 0");
+    const expectedUnguided = await model.sample(4, { seed: 3, sampler: "ddim", steps: 5, eta: 0, guidance: 0 });
+    assertSameTensor(unguided, expectedUnguided, "guidance 0 samples");
+    assert.ok(maxAbsDiff(unguided.data, out.data) > 1e-2, "guidance and class change the images");
+    assert.match(await page.textContent("#sample-caption"), /one class per column, DDIM, 5 steps, eta 0, guidance 0/);
+
+    await open("ddpm-fashion-mnist"); // an unconditional diffusion model: neither control
+    assert.equal(await page.isHidden("#guidance-controls"), true, "no guidance slider for an unconditional model");
+    assert.equal(await page.isHidden("#sample-class-label"), true, "no class picker for an unconditional model");
   });
 
   it("translates an uploaded picture and a drawn one with CycleGAN (cyclegan-sneaker2boot)", async () => {
