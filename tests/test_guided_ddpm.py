@@ -2,6 +2,7 @@
 exact resume with label dropout, an artifact whose denoiser takes labels, and clear errors."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -197,3 +198,27 @@ def test_guidance_is_refused_for_models_without_it(tmp_path):
     assert not zoo.models.families()["ddpm"].can(Capability.GUIDANCE)
     result = zoo_main("sample", "vae-fashion-mnist", "--guidance", "2", "-o", tmp_path / "bad.png")
     assert result.returncode == 1 and "is not a guided diffusion model" in result.stderr
+
+
+def test_sampling_curves_go_into_the_card(run, tmp_path, data_dir):
+    artifact = tmp_path / "artifact"
+    shutil.copytree(run[1], artifact)
+    result = zoo_main("sampling-curve", artifact, "--num-samples", "20", "--into-card", "--data-dir", data_dir,
+                      "-o", tmp_path / "g.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = read_metadata(artifact)  # checksums verified, guidance.png among them
+    curve = meta["sampling_curves"]["guidance"]
+    assert [row["guidance"] for row in curve["rows"]] == [0, 1, 2, 3, 4, 5] and curve["num_samples"] == 20
+    assert all(0 <= row["label_accuracy"] <= 1 and row["fid"] > 0 for row in curve["rows"])
+    result = zoo_main("sampling-curve", artifact, "--kind", "steps", "--num-samples", "10", "--into-card",
+                      "--data-dir", data_dir, "-o", tmp_path / "s.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = read_metadata(artifact)["sampling_curves"]["steps"]["rows"]
+    assert {(r["sampler"], r["steps"]) for r in rows} == {("ddim", s) for s in (10, 20, 50, 100)} | {
+        ("dpmpp", s) for s in (10, 15, 20)}
+    card = (artifact / "README.md").read_text()
+    assert "## Sampling" in card and "![guidance.png](guidance.png)" in card and "![sampling_steps.png]" in card
+    assert "## Latent space" not in card
+    assert "| steps | FID ddim | FID dpmpp |" in card and "| 15 |  |" in card
+    result = zoo_main("sampling-curve", "vae-fashion-mnist", "-o", tmp_path / "bad.png")
+    assert result.returncode == 1 and "is not a diffusion model" in result.stderr

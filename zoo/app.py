@@ -34,6 +34,7 @@ from zoo.eval.curve import run_recipe, training_curve
 from zoo.eval.evaluate import evaluate
 from zoo.eval.histogram import write_histogram
 from zoo.eval.report import format_report
+from zoo.eval import sampling
 from zoo.eval.variants import default_samples, fid_scorer
 from zoo.files import check_writable, write_atomic
 from zoo.models import Capability, GenerativeModel
@@ -581,6 +582,47 @@ def eval_command(name, *, write=True, zoo_dir=None, **options) -> str:
     report, folder = evaluate_artifact(name, write=write, zoo_dir=zoo_dir, progress=True, **options)
     text = format_report(report)
     return text + (f"\nwrote {folder / 'metrics.json'} and the headline figures into {folder / METADATA}" if write else "")
+
+
+CURVE_FILES = {"steps": "sampling_steps.png", "guidance": "guidance.png"}
+
+
+def sampling_curve(name, *, kind=None, num_samples=2000, seed=0, data_dir=None, output=None, into_card=False,
+                   zoo_dir=None) -> str:
+    """A diffusion model's sample quality against sampling steps for each sampler (``steps``), or against the
+    guidance scale (``guidance``, a guided model's default): ``zoo eval``'s rows of that kind on ``num_samples``
+    images, drawn as a PNG; with ``into_card`` also recorded in metadata.json and the model card."""
+    opened = open_model(name, zoo_dir)
+    opened.require(Capability.SAMPLERS, "is not a diffusion model, whose samples depend on a sampler",
+                   "zoo eval measures its samples")
+    kind = kind or ("guidance" if opened.model.can(Capability.GUIDANCE) else "steps")
+    if kind not in CURVE_FILES:
+        raise ZooError(f"--kind must be one of {', '.join(CURVE_FILES)}, got {kind!r}")
+    if kind == "guidance" and not opened.model.can(Capability.GUIDANCE):
+        raise ZooError(f"{opened.name} is not a guided model: use --kind steps")
+    num_samples = _positive(num_samples, "--num-samples")
+    output = _picture_path(output or CURVE_FILES[kind])
+    rows = [row for row in opened.model.evaluation_samplers()
+            if (sampling.GUIDANCE_ROW if kind == "guidance" else sampling.STEP_ROW).match(row)]
+    report = {"model": opened.recipe.name, **evaluate(opened.model, opened.recipe, num_samples=num_samples, seed=seed,
+                                                      data_dir=data_dir, samplers=rows, progress=True)}
+    title = (f"{opened.name}: " + ("DDIM-50 samples against the guidance scale" if kind == "guidance"
+                                   else "sample quality against sampling steps")
+             + f" (n = {report['num_samples']:,})")
+    sampling.write_figure(kind, report["rows"], output, title=title)
+    points = sampling.curve_rows(kind, report["rows"])
+    text = format_report(report) + f"\nwrote {output}"
+    if not into_card:
+        return text
+    curves = {**(read_metadata(opened.folder).get("sampling_curves") or {}),
+              kind: {"num_samples": report["num_samples"], "created": report["created"], "seed": seed,
+                     "figure": CURVE_FILES[kind], "rows": points}}
+    update_artifact(opened.folder, {}, {"sampling_curves": curves})
+    caption = ("FID, label accuracy (the zoo classifier's agreement with the asked class), precision and recall of "
+               "DDIM-50 samples against the guidance scale" if kind == "guidance"
+               else "FID against the number of sampling steps, for each sampler")
+    return _into_card(opened, output, CURVE_FILES[kind], f"{caption} (`zoo sampling-curve`, n = "
+                      f"{report['num_samples']:,} samples and test images).", True, text)
 
 
 def record_training_curve(name_or_path, stages, zoo_dir=None) -> str:

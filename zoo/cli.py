@@ -49,6 +49,11 @@ def _traverse(args) -> str:
                         output=args.output, scale=args.scale, into_card=args.into_card, zoo_dir=args.zoo_dir)
 
 
+def _sampling_curve(args) -> str:
+    return app.sampling_curve(args.name, kind=args.kind, num_samples=args.num_samples, seed=args.seed,
+                              data_dir=args.data_dir, output=args.output, into_card=args.into_card, zoo_dir=args.zoo_dir)
+
+
 def _manifold(args) -> str:
     return app.manifold(args.name, dims=args.dims, size=args.size, label=args.label, quantile=args.quantile,
                         output=args.output, scale=args.scale, into_card=args.into_card, zoo_dir=args.zoo_dir)
@@ -218,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     _picture_options(p, "traversal.png")
     _into_card_option(p)
     p.set_defaults(func=_traverse)
+
+    p = _model_command(sub, "sampling-curve", help="diffusion models: FID against sampling steps for each sampler, "
+                                                   "or FID, label accuracy, precision and recall against the guidance "
+                                                   "scale (guided models)")
+    p.add_argument("--kind", choices=("steps", "guidance"), help="default: guidance for a guided model, else steps")
+    p.add_argument("--num-samples", type=int, default=2000, help="samples per row and test images (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples and of the test subset")
+    p.add_argument("-o", "--output", help="the PNG (default sampling_steps.png or guidance.png)")
+    p.add_argument("--data-dir", help="folder with local data files")
+    _into_card_option(p)
+    p.set_defaults(func=_sampling_curve)
 
     p = _model_command(sub, "manifold", help="decode a regular grid over two latent dimensions (VAE families)")
     p.add_argument("--dims", default="0,1", help="the two latent dimensions, across and down (default 0,1)")

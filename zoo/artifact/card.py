@@ -296,11 +296,41 @@ def _usage(meta: dict) -> list[str]:
     return ["```python", *python, "```", "", "```bash", *shell, "```"]
 
 
+def _sampling_files(meta: dict) -> set[str]:
+    return {curve.get("figure") for curve in (meta.get("sampling_curves") or {}).values()}
+
+
 def _figures_section(meta: dict) -> list[str]:
     """The pictures `zoo manifold|clusters|traverse NAME --into-card` added to the artifact, each with its caption."""
     lines = []
     for file, caption in meta["figures"].items():
-        lines += [f"![{file}]({file})", "", caption, ""]
+        if file not in _sampling_files(meta):
+            lines += [f"![{file}]({file})", "", caption, ""]
+    return lines
+
+
+def _sampling_section(meta: dict) -> list[str]:
+    """What `zoo sampling-curve NAME --into-card` measured: sample quality against steps or the guidance scale."""
+    lines = []
+    for kind, curve in sorted(meta["sampling_curves"].items(), reverse=True):  # steps, then guidance
+        rows = curve["rows"]
+        if kind == "guidance":
+            keys = [k for k in ("fid", "label_accuracy", "precision", "recall") if all(k in r for r in rows)]
+            table = markdown_table(["guidance", *keys], [[f"{r['guidance']:g}", *[number(r[k]) for k in keys]] for r in rows])
+            what = "DDIM-50 samples against the guidance scale (0 is the unconditional model, 1 the conditional one)"
+        else:
+            samplers = sorted({r["sampler"] for r in rows})
+            counts = sorted({r["steps"] for r in rows})
+            fid = {(r["sampler"], r["steps"]): r["fid"] for r in rows}
+            table = markdown_table(["steps", *[f"FID {s}" for s in samplers]],
+                                   [[str(c), *[number(fid[(s, c)]) if (s, c) in fid else "" for s in samplers]]
+                                    for c in counts])
+            what = "FID against the number of sampling steps (network calls per image)"
+        figure = curve.get("figure")
+        lines += [f"{what}, n = {curve['num_samples']:,} samples against as many test images ({curve.get('created', '')}, "
+                  f"seed {curve.get('seed', 0)}):", "", *table, ""]
+        if figure in (meta.get("figures") or {}):
+            lines += [f"![{figure}]({figure})", ""]
     return lines
 
 
@@ -329,7 +359,9 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
              "", f"![{meta.get('preview', '')}]({meta.get('preview', '')})", "",
              "## Use", "", *_usage(meta), "",
-             *(["## Latent space", "", *_figures_section(meta), ""] if meta.get("figures") else []),
+             *(["## Latent space", "", *_figures_section(meta), ""]
+               if set(meta.get("figures") or {}) - _sampling_files(meta) else []),
+             *(["## Sampling", "", *_sampling_section(meta), ""] if meta.get("sampling_curves") else []),
              "## Inputs and outputs", *_io_section(meta), "",
              "## Data", "", *_data_section(meta, recipe), "",
              "## Training", "", *_training_section(meta, recipe), "",

@@ -450,11 +450,12 @@ class GuidedDDPM(DDPM):
 
     def evaluation_samplers(self) -> dict[str, dict]:
         """``zoo eval``'s rows: DDIM-50 (eta 0) at guidance scales 0 to 5 (the guidance curve: 0 is the unconditional
-        model, whose label accuracy is chance), and DPM-Solver++(2M) at 10, 15 and 20 steps at the recipe's scale."""
+        model, whose label accuracy is chance), then the unconditional model's sampler rows at the recipe's scale
+        (DDIM at 10 to 100 steps, DPM-Solver++(2M) at 10 to 20; no DDPM row, at two passes per step)."""
         rows = {f"guidance_{g:g}": {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": float(g)}
                 for g in EVAL_GUIDANCE}
-        rows.update({f"dpmpp_{steps}": {"sampler": "dpmpp_2m", "steps": steps} for steps in EVAL_STEPS["dpmpp_2m"]
-                     if steps <= self.timesteps})
+        rows.update({name: options for name, options in super().evaluation_samplers().items()
+                     if not name.startswith("ddpm_")})
         return rows
 
     # ------------------------------------------------------------ artifacts
