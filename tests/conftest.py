@@ -150,3 +150,24 @@ def tiny_run(*, steps_per_epoch: int, batch_size: int, validation_steps: int = 1
     """The ``[train]`` and ``[export]`` tables of a tiny two-epoch test recipe."""
     return (f"[train]\nepochs = 2\nsteps_per_epoch = {steps_per_epoch}\nvalidation_steps = {validation_steps}\n"
             f"batch_size = {batch_size}\n[export]\nnum_examples = 4\n")
+
+
+def tiny_ddpm_recipe(name: str, *, guided: bool = False, max_examples: int = 256) -> str:
+    """The ``[model]``, ``[data]`` and ``[optimizer]`` tables of a tiny DDPM test recipe (a 10-class guided_ddpm with
+    ``guided``, guidance 2.0): T = 100, 5 sampling steps, 8 in ``generate``. Add ``[train]`` and ``[export]``."""
+    family = ('family = "guided_ddpm"\nnum_classes = 10\ncond_drop = 0.25\nguidance = 2.0\n' if guided
+              else 'family = "ddpm"\n')
+    return (f'name = "{name}"\n[model]\n{family}widths = [8, 16]\nnum_res_blocks = 1\nattention_resolutions = [14]\n'
+            'norm_groups = 4\nschedule = "cosine"\nprediction_type = "v"\ntimesteps = 100\nsample_steps = 5\n'
+            'generate_steps = 8\n[data]\ndataset = "fashion_mnist"\nvalue_range = [-1.0, 1.0]\n'
+            + ("labels = true\n" if guided else "") + f"max_examples = {max_examples}\n[optimizer]\nlearning_rate = 3e-3\n")
+
+
+def tiny_guided_artifact_recipe(name: str, formats=None) -> str:
+    """A tiny guided_ddpm trained one epoch of four steps on 128 images and exported without variants: untrained, but
+    its label embedding has moved off its zero start, so conditional and unconditional predictions differ."""
+    export = f"formats = {list(formats)!r}\n".replace("'", '"') if formats else ""
+    return (tiny_ddpm_recipe(name, guided=True, max_examples=128)
+            + "[train]\nepochs = 1\nsteps_per_epoch = 4\nvalidation_steps = 1\nbatch_size = 16\n"
+            + f"[export]\n{export}num_examples = 4\nvariants = []\n")
+

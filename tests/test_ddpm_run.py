@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from conftest import ROOT, read_h5, resumed_and_straight, tiny_run, zoo_main
+from conftest import ROOT, read_h5, resumed_and_straight, tiny_ddpm_recipe, tiny_run, zoo_main
 from zoo.artifact.store import load_examples, read_metadata
 from zoo.config import load_recipe
 from zoo.diffusion import NoiseSchedule, SamplerSettings
@@ -23,26 +23,7 @@ from zoo.train import checkpoints
 # ---------------------------------------------------------------- runner, export, reference sampler, CLI
 
 
-TINY_RECIPE = """
-name = "tiny-ddpm"
-[model]
-family = "ddpm"
-widths = [8, 16]
-num_res_blocks = 1
-attention_resolutions = [14]
-norm_groups = 4
-schedule = "cosine"
-prediction_type = "v"
-timesteps = 100
-sample_steps = 5
-generate_steps = 8
-[data]
-dataset = "fashion_mnist"
-value_range = [-1.0, 1.0]
-max_examples = 256
-[optimizer]
-learning_rate = 3e-3
-""" + tiny_run(steps_per_epoch=4, batch_size=16)
+TINY_RECIPE = tiny_ddpm_recipe("tiny-ddpm") + tiny_run(steps_per_epoch=4, batch_size=16)
 
 
 @pytest.fixture(scope="module")

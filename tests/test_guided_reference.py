@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from conftest import ROOT
+from conftest import ROOT, tiny_guided_artifact_recipe
 from zoo.config import load_recipe
 from zoo.diffusion import SamplerSettings
 from zoo.diffusion.reference import ReferenceSampler, main
@@ -19,40 +19,7 @@ from zoo.train import train
 
 REFERENCE = ROOT / "zoo" / "diffusion" / "reference.py"
 
-# One epoch of four steps: untrained, but the label embedding has moved off its zero start, so the conditional and
-# unconditional predictions differ and every guidance scale gives other images (checked below).
-TINY_RECIPE = """
-name = "tiny-guided-reference"
-[model]
-family = "guided_ddpm"
-num_classes = 10
-cond_drop = 0.25
-guidance = 2.0
-widths = [8, 16]
-num_res_blocks = 1
-attention_resolutions = [14]
-norm_groups = 4
-schedule = "cosine"
-prediction_type = "v"
-timesteps = 100
-sample_steps = 5
-generate_steps = 8
-[data]
-dataset = "fashion_mnist"
-value_range = [-1.0, 1.0]
-labels = true
-max_examples = 128
-[optimizer]
-learning_rate = 3e-3
-[train]
-epochs = 1
-steps_per_epoch = 4
-validation_steps = 1
-batch_size = 16
-[export]
-num_examples = 4
-variants = []
-"""
+TINY_RECIPE = tiny_guided_artifact_recipe("tiny-guided-reference")
 
 LABELS = np.array([0, 3, 7, 10], "int32")  # 10: the null label, an unconditional image in a guided batch
 

@@ -19,42 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("ZOO_OFFLINE", "1")  # a missing dataset fails at once instead of downloading
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-RECIPE = """
-name = "tiny-guided-ddpm"
-description = "An untrained class-conditional DDPM for the JavaScript tests (four training steps)."
-[model]
-family = "guided_ddpm"
-num_classes = 10
-cond_drop = 0.25
-guidance = 2.0
-widths = [8, 16]
-num_res_blocks = 1
-attention_resolutions = [14]
-norm_groups = 4
-schedule = "cosine"
-prediction_type = "v"
-timesteps = 100
-sample_steps = 5
-generate_steps = 8
-[data]
-dataset = "fashion_mnist"
-value_range = [-1.0, 1.0]
-labels = true
-max_examples = 128
-[optimizer]
-learning_rate = 3e-3
-[train]
-epochs = 1
-steps_per_epoch = 4
-validation_steps = 1
-batch_size = 16
-[export]
-formats = ["keras", "onnx"]
-num_examples = 4
-variants = []
-"""
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="an empty or new folder; the artifact goes to OUT/run/export")
@@ -63,12 +27,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not (args.data_dir / "fashion_mnist.npz").is_file():
         sys.exit(f"make_guided_fixture: no {args.data_dir}/fashion_mnist.npz; pass --data-dir or set ZOO_TEST_DATA_DIR")
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    from conftest import tiny_guided_artifact_recipe  # the recipe of the Python tests' guided artifact
     from zoo.config import load_recipe
     from zoo.train import train
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "tiny.toml").write_text(RECIPE)
+    (args.out / "tiny.toml").write_text(tiny_guided_artifact_recipe("tiny-guided-ddpm", formats=("keras", "onnx")))
     result = train(load_recipe(args.out / "tiny.toml"), args.out / "run", data_dir=args.data_dir, verbose=0)
     print(result.export_dir)
 
