@@ -1,5 +1,6 @@
-"""Denoising diffusion probabilistic models (Ho et al. 2020) with DDIM (Song et al. 2021) and DPM-Solver++(2M) sampling,
-unconditional (:class:`DDPM`) or class-conditional with classifier-free guidance (:class:`GuidedDDPM`).
+"""Denoising diffusion probabilistic models (Ho et al. 2020) with DDIM (Song et al. 2021) and DPM-Solver++(2M) sampling.
+
+Unconditional (:class:`DDPM`), or class-conditional with classifier-free guidance (:class:`GuidedDDPM`).
 
 A U-Net (:mod:`zoo.nets.unet`) learns to undo the forward process of a :class:`~zoo.diffusion.schedules.NoiseSchedule`:
 for x0 from the data, uniform t and Gaussian noise it regresses the noise (``epsilon``) or
