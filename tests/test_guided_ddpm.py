@@ -12,9 +12,11 @@ import tensorflow as tf
 
 import zoo
 from conftest import read_h5, resumed_and_straight, tiny_ddpm_recipe, tiny_run, zoo_main
-from zoo.artifact.store import load_examples, read_metadata
+from zoo.app import evaluate_artifact
+from zoo.artifact.store import load_examples, read_metadata, update_artifact
 from zoo.config import load_recipe
 from zoo.errors import InputShapeError, RecipeError
+from zoo.eval.sampling import reusable_report
 from zoo.models import Capability
 from zoo.models.ddpm import GuidedDDPM
 from zoo.train import checkpoints
@@ -187,15 +189,42 @@ def test_sampling_curves_go_into_the_card(run, tmp_path, data_dir):
     curve = meta["sampling_curves"]["guidance"]
     assert [row["guidance"] for row in curve["rows"]] == [0, 1, 2, 3, 4, 5] and curve["num_samples"] == 20
     assert all(0 <= row["label_accuracy"] <= 1 and row["fid"] > 0 for row in curve["rows"])
+    # rows that zoo eval measured on the same samples are not drawn again: a metrics.json with marked FIDs
+    names = [f"ddim_{s}" for s in (10, 20, 50, 100)] + [f"dpmpp_{s}" for s in (10, 15, 20)]
+    metrics = {"model": "tiny", "family": "guided_ddpm", "kind": "samples", "created": "2026-12-05T00:00:00Z",
+               "seed": 0, "num_samples": 10,
+               "rows": [{"name": n, "against": "test split", "count": 10, "fid": 100.0 + i} for i, n in enumerate(names)]}
+    update_artifact(artifact, {"metrics.json": json.dumps(metrics)}, {})
     result = zoo_main("sampling-curve", artifact, "--kind", "steps", "--num-samples", "10", "--into-card",
                       "--data-dir", data_dir, "-o", tmp_path / "s.png")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "the rows of metrics.json (zoo eval, 2026-12-05T00:00:00Z), not drawn again" in result.stdout
     rows = read_metadata(artifact)["sampling_curves"]["steps"]["rows"]
-    assert {(r["sampler"], r["steps"]) for r in rows} == {("ddim", s) for s in (10, 20, 50, 100)} | {
-        ("dpmpp", s) for s in (10, 15, 20)}
+    assert {(r["sampler"], r["steps"], r["fid"]) for r in rows} == {
+        ("ddim", 10, 100.0), ("ddim", 20, 101.0), ("ddim", 50, 102.0), ("ddim", 100, 103.0), ("dpmpp", 10, 104.0),
+        ("dpmpp", 15, 105.0), ("dpmpp", 20, 106.0)}
     card = (artifact / "README.md").read_text()
     assert "## Sampling" in card and "![guidance.png](guidance.png)" in card and "![sampling_steps.png]" in card
     assert "## Latent space" not in card
     assert "| steps | FID ddim | FID dpmpp |" in card and "| 15 |  |" in card
     result = zoo_main("sampling-curve", "vae-fashion-mnist", "-o", tmp_path / "bad.png")
     assert result.returncode == 1 and "is not a diffusion model" in result.stderr
+
+
+def test_a_curve_reuses_zoo_evals_rows_only_when_they_were_drawn_the_same_way():
+    rows = [{"name": "guidance_0", "fid": 3.0}, {"name": "ddim_50", "fid": 1.0}, {"name": "guidance_1", "fid": 2.0}]
+    report = {"seed": 0, "num_samples": 2000, "created": "x", "rows": rows}
+    reused = reusable_report(report, ["guidance_0", "guidance_1"], num_samples=2000, seed=0)
+    assert [row["fid"] for row in reused["rows"]] == [3.0, 2.0] and reused["created"] == "x"
+    assert reusable_report(report, ["guidance_0", "guidance_2"], num_samples=2000, seed=0) is None  # a row missing
+    assert reusable_report(report, ["guidance_0"], num_samples=1000, seed=0) is None  # other samples
+    assert reusable_report(report, ["guidance_0"], num_samples=2000, seed=1) is None
+    assert reusable_report(None, ["guidance_0"], num_samples=2000, seed=0) is None
+
+
+def test_zoo_eval_draws_rows_with_the_same_settings_once(run, data_dir):
+    report, _ = evaluate_artifact(run[1], write=False, num_samples=10, data_dir=data_dir,
+                                  samplers=["guidance_2", "ddim_50", "guidance_0"])  # the recipe's scale is 2
+    rows = {row["name"]: row for row in report["rows"]}
+    assert rows["ddim_50"]["fid"] == rows["guidance_2"]["fid"] != rows["guidance_0"]["fid"]
+    assert "ddim_50 is the same sample set as guidance_2 (the same settings)" in report["notes"]

@@ -591,7 +591,8 @@ def sampling_curve(name, *, kind=None, num_samples=2000, seed=0, data_dir=None, 
                    zoo_dir=None) -> str:
     """A diffusion model's sample quality against sampling steps for each sampler (``steps``), or against the
     guidance scale (``guidance``, a guided model's default): ``zoo eval``'s rows of that kind on ``num_samples``
-    images, drawn as a PNG; with ``into_card`` also recorded in metadata.json and the model card."""
+    images, drawn as a PNG; with ``into_card`` also recorded in metadata.json and the model card. Rows that the
+    artifact's metrics.json already holds on the same samples (``zoo eval --num-samples N --seed S``) are reused."""
     opened = open_model(name, zoo_dir)
     opened.require(Capability.SAMPLERS, "is not a diffusion model, whose samples depend on a sampler",
                    "zoo eval measures its samples")
@@ -604,14 +605,20 @@ def sampling_curve(name, *, kind=None, num_samples=2000, seed=0, data_dir=None, 
     output = _picture_path(output or CURVE_FILES[kind])
     rows = [row for row in opened.model.evaluation_samplers()
             if (sampling.GUIDANCE_ROW if kind == "guidance" else sampling.STEP_ROW).match(row)]
-    report = {"model": opened.recipe.name, **evaluate(opened.model, opened.recipe, num_samples=num_samples, seed=seed,
-                                                      data_dir=data_dir, samplers=rows, progress=True)}
+    metrics = opened.folder / "metrics.json"
+    report = sampling.reusable_report(json.loads(metrics.read_text()) if metrics.is_file() else None, rows,
+                                      num_samples=num_samples, seed=seed)
+    reused = report is not None
+    report = report or {"model": opened.recipe.name, **evaluate(opened.model, opened.recipe, num_samples=num_samples,
+                                                               seed=seed, data_dir=data_dir, samplers=rows,
+                                                               progress=True)}
     title = (f"{opened.name}: " + ("DDIM-50 samples against the guidance scale" if kind == "guidance"
                                    else "sample quality against sampling steps")
              + f" (n = {report['num_samples']:,})")
     sampling.write_figure(kind, report["rows"], output, title=title)
     points = sampling.curve_rows(kind, report["rows"])
-    text = format_report(report) + f"\nwrote {output}"
+    text = (f"the rows of {metrics.name} (zoo eval, {report['created']}), not drawn again\n" if reused else "") \
+        + format_report(report) + f"\nwrote {output}"
     if not into_card:
         return text
     curves = {**(read_metadata(opened.folder).get("sampling_curves") or {}),

@@ -9,6 +9,8 @@ reported. Models with a likelihood add the test negative ELBO and IWAE NLL
 
 from __future__ import annotations
 
+import json
+
 from zoo import data
 from zoo.eval.disentanglement import LATENT_IMAGES, latent_statistics
 from zoo.eval.evaluator import Evaluator
@@ -22,12 +24,17 @@ def evaluate_samples(ev: Evaluator) -> dict:
                  data.load_split(cfg, cfg.split, ev.data_dir).size)
     test, test_labels, description = ev.real_images(cfg, cfg.eval_split, n, ev.seed)
     test_features, test_probabilities = ev.embed(test, f"{cfg.eval_split} images")
-    rows, capped = [], {}
+    rows, capped, drawn = [], {}, {}
     for name, options in ev.settings().items():
         options = dict(options)
         m = min(n, int(options.pop("max_samples", n)))  # a slow sampler's row may use fewer samples
-        images, labels = ev.draw(m, options, name)
-        features, probabilities = ev.embed(images, name)
+        key = (m, json.dumps(options, sort_keys=True))
+        if key in drawn:  # two rows with the same settings (a guided model's ddim_50 and its guidance row): one draw
+            ev.notes.append(f"{name} is the same sample set as {drawn[key][0]} (the same settings)")
+        else:
+            images, labels = ev.draw(m, options, name)
+            drawn[key] = (name, *ev.embed(images, name), labels)
+        features, probabilities, labels = drawn[key][1:]
         rows.append(ev.compare(name, f"{cfg.eval_split} split", test_features[:m], test_probabilities[:m],
                                features, probabilities, labels))
         if m < n:

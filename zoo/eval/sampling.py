@@ -38,6 +38,17 @@ def guidance_curve(rows: list[dict]) -> list[dict]:
     return sorted(points, key=lambda p: p["guidance"])
 
 
+def reusable_report(report: dict | None, names, *, num_samples: int, seed: int) -> dict | None:
+    """``report`` (``zoo eval``'s metrics.json) if it already holds every row in ``names``, measured on
+    ``num_samples`` samples drawn from ``seed``, so that a curve need not draw them again; else None."""
+    if not report or report.get("num_samples") != num_samples or report.get("seed") != seed:
+        return None
+    held = {row["name"]: row for row in report.get("rows", [])}
+    if not names or any(name not in held for name in names):
+        return None
+    return {**report, "rows": [held[name] for name in names]}
+
+
 def curve_rows(kind: str, rows: list[dict]) -> list[dict]:
     """The rows a figure of ``kind`` ("steps" or "guidance") plots, as flat records for metadata and tables."""
     if kind == "guidance":

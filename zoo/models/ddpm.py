@@ -452,11 +452,12 @@ class GuidedDDPM(DDPM):
     def evaluation_samplers(self) -> dict[str, dict]:
         """``zoo eval``'s rows: DDIM-50 (eta 0) at guidance scales 0 to 5 (the guidance curve: 0 is the unconditional
         model, whose label accuracy is chance), then the unconditional model's sampler rows at the recipe's scale
-        (DDIM at 10 to 100 steps, DPM-Solver++(2M) at 10 to 20; no DDPM row, at two passes per step)."""
+        (DDIM at 10 to 100 steps, DPM-Solver++(2M) at 10 to 20; no DDPM row, at two passes per step). ``ddim_50``
+        is then the same sample set as the guidance row of the recipe's scale, and is drawn once."""
         rows = {f"guidance_{g:g}": {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": float(g)}
                 for g in EVAL_GUIDANCE}
-        rows.update({name: options for name, options in super().evaluation_samplers().items()
-                     if not name.startswith("ddpm_")})
+        rows.update({name: {**options, "guidance": float(self.guidance)}
+                     for name, options in super().evaluation_samplers().items() if not name.startswith("ddpm_")})
         return rows
 
     # ------------------------------------------------------------ artifacts
