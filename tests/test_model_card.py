@@ -12,6 +12,9 @@ def test_key_figures_name_the_floor_and_the_count():
     assert key_metrics(meta({"fid": 2.2013, "fid_floor": 0.0150, "iwae_nll_nats": 89.571, "label_accuracy": 0.759})) == [
         "FID 2.20 (floor 0.015, n = 1,000)", "NLL 89.57 nats", "label accuracy 75.9%"]
     assert key_metrics(meta({"test_accuracy": 0.9202, "test_loss": 0.22})) == ["accuracy 92.02%"]
+    guided = {"fid_guidance_0": 2.0, "fid_ddim_50": 0.5509, "fid_floor": 0.157, "label_accuracy_guidance_0": 0.09,
+              "label_accuracy_ddim_50": 0.962}  # a guided model's rows: the DDIM-50 row at its scale is the headline
+    assert key_metrics(meta(guided)) == ["FID ddim 50 0.55 (floor 0.16, n = 1,000)", "label accuracy 96.2%"]
 
 
 def test_a_grey_level_bernoulli_nll_is_called_a_cross_entropy():

@@ -86,6 +86,8 @@ def key_metrics(meta: dict) -> list[str]:
                    + (" (grey-level cross-entropy)" if grey_level_bernoulli(meta.get("recipe", {})) else ""))
     if "label_accuracy" in metrics:
         out.append(f"label accuracy {100 * metrics['label_accuracy']:.1f}%")
+    elif preferred and f"label_accuracy{preferred[0][3:]}" in metrics:  # a row of several, e.g. a guided DDIM-50
+        out.append(f"label accuracy {100 * metrics[f'label_accuracy{preferred[0][3:]}']:.1f}%")
     if not out:
         final = (meta.get("training") or {}).get("final") or {}
         if "val_loss" in final:
