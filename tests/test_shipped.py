@@ -26,7 +26,7 @@ PROMISED = {
     "beta-vae-fashion-mnist": "vae", "cvae-mnist": "cvae", "dcgan-fashion-mnist": "dcgan", "cgan-mnist": "cgan",
     "wgan-gp-fashion-mnist": "wgan_gp", "cyclegan-sneaker2boot": "cyclegan", "ddpm-fashion-mnist": "ddpm",
     "classifier-fashion-mnist": "classifier", "classifier-mnist": "classifier", "vae-2d-mnist": "vae",
-    "vae-background-fashion-mnist": "vae",
+    "vae-background-fashion-mnist": "vae", "ddpm-cfg-fashion-mnist": "guided_ddpm", "dbvae-fashion-mnist": "dbvae",
 }
 
 
