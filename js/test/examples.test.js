@@ -18,7 +18,14 @@ for (const entry of shippedModels()) {
     const examples = await model.examples();
     assert.deepEqual(Object.keys(examples).sort(), model.metadata.endpoints.map((e) => e.name).sort());
     for (const [name, { inputs, outputs }] of Object.entries(examples)) {
-      const got = await model.run(name, inputs);
+      let got;
+      try {
+        got = await model.run(name, inputs);
+      } catch (error) {
+        // a SavedModel-only endpoint (a DB-VAE's reconstruct) is refused by name, never guessed at
+        if (!model.endpoint(name).onnx && /runs only in the SavedModel/.test(error.message)) continue;
+        throw error;
+      }
       const tolerance = model.can("samplers") && name === "generate" ? SAMPLER_TOLERANCE : ONNX_TOLERANCE;
       for (const [output, expected] of Object.entries(outputs)) {
         assert.deepEqual(got[output].dims, expected.dims, `${name}.${output} shape`);
