@@ -42,9 +42,12 @@ export interface SamplerOptions {
   steps?: number;
   /** DDIM only; dpmpp_2m takes 0 */
   eta?: number;
+  /** default schedule.json's: timestep_spacing for DDIM, solver_spacing for dpmpp_2m */
   spacing?: "linspace" | "trailing";
   variance?: "fixed_small" | "fixed_large";
   clipX0?: boolean;
+  /** dpmpp_2m: its step into t = 0 at first order; default schedule.json's lower_order_final, else true */
+  lowerOrderFinal?: boolean;
   /** the z of a stochastic step, N*H*W*C values; seeded by `seed` when omitted */
   stepNoise?: (step: number, count: number) => Float32Array;
   onStep?: (done: number, count: number) => void | Promise<void>;

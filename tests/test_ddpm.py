@@ -1,6 +1,8 @@
 """DDPM the model: training lowers the loss, the EMA is the moving average and is what samples, DDIM with
 eta 0 is deterministic, the .keras file keeps the EMA and the step count."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -96,6 +98,25 @@ def test_bad_sampler_requests_are_named(trained):
     assert noisy.sampler_settings().eta == 0.5 and noisy.sampler_settings("dpmpp_2m", 10).eta == 0.0
     with pytest.raises(InputShapeError, match=r"images must have shape \(batch, 28, 28, 1\)"):
         model.generate(np.zeros((2, 32, 32, 1), "float32"))
+
+
+def test_the_solver_has_its_own_grid_and_final_order(tmp_path):
+    """solver_spacing and lower_order_final reach DPM-Solver++'s settings (DDIM keeps timestep_spacing), survive
+    the Keras file, and are written into schedule.json's sampler defaults, where the reference sampler reads them."""
+    model = DDPM(**TINY, timesteps=200, solver_spacing="linspace", lower_order_final=False)
+    solver, ddim = model.sampler_settings("dpmpp_2m", 10), model.sampler_settings("ddim", 10)
+    assert (solver.spacing, solver.lower_order_final, ddim.spacing) == ("linspace", False, "trailing")
+    table = solver.table(model.noise_schedule)
+    assert table["timesteps"][-1] == 0 and table["c_prev"][-2] < 0  # second order into t = 0
+    first = DDPM(**TINY, timesteps=200, solver_spacing="linspace").sampler_settings("dpmpp_2m", 10)
+    assert first.table(model.noise_schedule)["c_prev"][-2] == 0  # the default: first order into t = 0
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert (loaded.solver_spacing, loaded.lower_order_final) == ("linspace", False)
+    defaults = json.loads(model.artifact_files()["schedule.json"])["sampler_defaults"]
+    assert (defaults["solver_spacing"], defaults["lower_order_final"]) == ("linspace", False)
+    with pytest.raises(InputShapeError, match="timestep spacing must be one of linspace, trailing"):
+        DDPM(**TINY, timesteps=200, solver_spacing="karras")
 
 
 def test_keras_file_round_trip_keeps_ema_and_step_count(trained, tmp_path):

@@ -197,6 +197,15 @@ def test_dpmpp_2m_is_ddim_at_first_order_and_the_papers_second_order_step(schedu
     linspace, ddim = schedule.dpmpp_2m_table(12, "linspace"), schedule.ddim_table(12, 0.0, "linspace")
     assert linspace["timesteps"][-1] == 0 and linspace["c_prev"][-2] == 0 and np.all(linspace["c_prev"][1:-2] < 0)
     np.testing.assert_allclose(linspace["c_x0"][-2:], ddim["c_x0"][-2:], rtol=1e-12)
+    # unless lower_order_final is off: then the step into t = 0 is the same second-order step as the others
+    kept = schedule.dpmpp_2m_table(12, "linspace", lower_order_final=False)
+    lam = np.log(np.sqrt(schedule.alphas_cumprod[kept["timesteps"]] / (1 - schedule.alphas_cumprod[kept["timesteps"]])))
+    h, r = lam[-1] - lam[-2], (lam[-2] - lam[-3]) / (lam[-1] - lam[-2])
+    weight = np.sqrt(schedule.alphas_cumprod[0]) * -np.expm1(-h)
+    np.testing.assert_allclose([kept["c_x0"][-2], kept["c_prev"][-2]], [weight * (1 + 1 / (2 * r)), -weight / (2 * r)],
+                               rtol=1e-10)
+    for key in ("c_x0", "c_xt", "c_prev"):  # the steps before are untouched
+        np.testing.assert_array_equal(kept[key][:-2], linspace[key][:-2], err_msg=key)
     with pytest.raises(ValueError, match="order must be one of 1, 2"):
         dpmpp_2m_coefficients(schedule.alphas_cumprod, table["timesteps"], order=3)
     with pytest.raises(ValueError, match="eta = 0.5 means nothing to dpmpp_2m"):

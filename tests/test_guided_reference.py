@@ -38,6 +38,8 @@ def test_schedule_json_declares_the_guidance_the_reference_reads(artifact):
     sampler = ReferenceSampler(artifact)
     assert (sampler.conditional, sampler.num_classes, sampler.null_label) == (True, 10, 10)
     assert sampler.image_shape == (28, 28, 1)
+    # the sampler defaults of schedule.json: DDIM's spacing, DPM-Solver++'s own spacing and final order
+    assert sampler.defaults("ddim") == ("trailing", True) and sampler.defaults("dpmpp_2m") == ("trailing", True)
 
 
 def test_reference_sampler_with_labels_and_guidance_reproduces_tensorflow_without_it(artifact, tmp_path):
@@ -56,6 +58,8 @@ def test_reference_sampler_with_labels_and_guidance_reproduces_tensorflow_withou
         "dpmpp6_g2.5": dict(steps=6, sampler="dpmpp_2m", guidance=2.5),
         "dpmpp6_g1": dict(steps=6, sampler="dpmpp_2m", guidance=1.0),
         "dpmpp10_linspace_g3": dict(steps=10, spacing="linspace", clip_x0=False, sampler="dpmpp_2m", guidance=3.0),
+        "dpmpp10_linspace_2nd_g3": dict(steps=10, spacing="linspace", clip_x0=False, sampler="dpmpp_2m", guidance=3.0,
+                                        lower_order_final=False),
     }
     # The reference runs as a standalone file: not even the zoo package (which imports TensorFlow) is loaded.
     script = f"""
@@ -85,6 +89,9 @@ assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in 
     solver = SamplerSettings("dpmpp_2m", 10, 0.0, "linspace", clip_x0=False)
     tensorflow["dpmpp10_linspace_g3"] = model.sampler_function(solver, guided=True)(
         noise, tf.constant(0), tf.constant(LABELS), tf.constant(3.0)).numpy()
+    second = SamplerSettings("dpmpp_2m", 10, 0.0, "linspace", clip_x0=False, lower_order_final=False)
+    tensorflow["dpmpp10_linspace_2nd_g3"] = model.sampler_function(second, guided=True)(
+        noise, tf.constant(0), tf.constant(LABELS), tf.constant(3.0)).numpy()
     tensorflow["cycled"] = model.generate(noise, steps=5).numpy()
     tensorflow["ddpm"] = model.sampler_function(SamplerSettings("ddpm"), guided=True)(
         noise, tf.constant(7), tf.constant(LABELS), tf.constant(2.5)).numpy()
@@ -104,6 +111,7 @@ assert not any(name.split(".")[0] in ("tensorflow", "keras", "zoo") for name in 
     differ = lambda a, b: np.abs(reference[a] - reference[b]).max()  # noqa: E731
     assert min(differ("ddim8_g2.5", "ddim8_g0"), differ("ddim8_g2.5", "ddim8_g1"), differ("ddim8_g0", "ddim8_g1"),
                differ("ddim8_g2.5", "ddim8_default"), differ("dpmpp6_g2.5", "dpmpp6_g1")) > 1e-2
+    assert differ("dpmpp10_linspace_g3", "dpmpp10_linspace_2nd_g3") > 1e-3
     for name in ("ddim8_g2.5", "ddim8_g1"):
         np.testing.assert_allclose(reference[name][3], reference["ddim8_g0"][3], atol=1e-5)
 

@@ -343,7 +343,8 @@ export class ZooModel {
    * label gives an unconditional image; none cycles through the classes) with classifier-free guidance at scale
    * `guidance` (default schedule.json's): `uncond + guidance * (cond - uncond)` at every step, both predictions from
    * one batched ONNX call (0 and 1 need one prediction, so one plain call).
-   * @param {{sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number, spacing?: string, seed?: number,
+   * @param {{sampler?: "ddim"|"ddpm"|"dpmpp_2m", steps?: number, eta?: number, spacing?: string,
+   *   lowerOrderFinal?: boolean, seed?: number,
    *   labels?: number|ArrayLike<number>, guidance?: number,
    *   stepNoise?: (step: number, count: number) => Float32Array, onStep?: Function}} [options] defaults from
    *   schedule.json (the recipe's DDIM eta does not apply to dpmpp_2m, which is deterministic); a stochastic
@@ -364,9 +365,11 @@ export class ZooModel {
     const t = { data: new Int32Array(n), dims: [n] };
     this.validate("denoise", guide ? { x_t: noise, t, label: { data: labelIds, dims: [n] } } : { x_t: noise, t });
     const defaults = this.schedule.sampler_defaults ?? {};
-    const settings = { sampler: defaults.sampler, steps: defaults.steps, eta: defaults.eta, spacing: defaults.timestep_spacing,
-      variance: defaults.variance, clipX0: defaults.clip_x0, ...options };
-    if (settings.sampler === "dpmpp_2m" && options.eta === undefined) settings.eta = 0;
+    const settings = { sampler: defaults.sampler, steps: defaults.steps, eta: defaults.eta, variance: defaults.variance,
+      clipX0: defaults.clip_x0, lowerOrderFinal: defaults.lower_order_final ?? true, ...options };
+    const solver = settings.sampler === "dpmpp_2m"; // its own spacing (artifacts before solver_spacing: DDIM's)
+    if (options.spacing === undefined) settings.spacing = (solver ? defaults.solver_spacing : undefined) ?? defaults.timestep_spacing;
+    if (solver && options.eta === undefined) settings.eta = 0;
     const session = await this.session(this.onnxFile("denoise"));
     const imageDims = noise.dims.slice(1), perImage = product(imageDims);
     const network = async (x, step, ids) => { // the denoiser on x.length / perImage images at timestep `step`

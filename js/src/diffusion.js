@@ -70,7 +70,7 @@ export function ddimCoefficients(alphasCumprod, timesteps, eta = 0) {
  * a step into t = 0, and the last one (to the clean image) returns the predicted x0. `order = 1` is DDIM with eta 0
  * throughout.
  */
-export function dpmpp2mCoefficients(alphasCumprod, timesteps, order = 2) {
+export function dpmpp2mCoefficients(alphasCumprod, timesteps, order = 2, lowerOrderFinal = true) {
   if (order !== 1 && order !== 2) throw new ZooError(`the DPM-Solver++ order must be 1 or 2, got ${order}`);
   const n = timesteps.length;
   const table = emptyTable(timesteps);
@@ -86,7 +86,7 @@ export function dpmpp2mCoefficients(alphasCumprod, timesteps, order = 2) {
     const h = lambda[i + 1] - lambda[i];
     const first = table.sqrtAb[i + 1] * -Math.expm1(-h); // alpha_s (1 - e^{-h})
     table.cXt[i] = table.sqrtOneMinusAb[i + 1] / table.sqrtOneMinusAb[i];
-    if (order === 2 && i > 0 && timesteps[i + 1] !== 0) { // first order at step 0 and into t = 0
+    if (order === 2 && i > 0 && (timesteps[i + 1] !== 0 || !lowerOrderFinal)) { // first order at step 0 (and into t = 0)
       const halfOverR = (0.5 * h) / (lambda[i] - lambda[i - 1]); // 1 / (2 r), r = h_prev / h
       table.cX0[i] = first * (1 + halfOverR);
       table.cPrev[i] = -first * halfOverR;
@@ -195,6 +195,7 @@ export function guidedDenoiser(denoise, { labels, nullLabel, guidance }) {
  * @param {"ddim"|"ddpm"|"dpmpp_2m"} [options.sampler] @param {number} [options.steps] DDIM and DPM-Solver++ steps
  *   (DDPM runs all T)
  * @param {number} [options.eta] DDIM only (dpmpp_2m is deterministic: 0) @param {string} [options.spacing]
+ * @param {boolean} [options.lowerOrderFinal] dpmpp_2m: its step into t = 0 at first order (the default)
  * @param {string} [options.variance]
  * @param {boolean} [options.clipX0] clip the predicted x0 to [-1, 1] (the zoo's default)
  * @param {(step: number, count: number) => Float32Array} [options.stepNoise] the z of a stochastic step
@@ -202,13 +203,13 @@ export function guidedDenoiser(denoise, { labels, nullLabel, guidance }) {
  * @returns {Promise<Float32Array>} images in [-1, 1]
  */
 export async function reverseProcess(noise, { denoise, schedule, sampler = "ddim", steps = 50, eta = 0, spacing = "trailing",
-  variance = "fixed_small", clipX0 = true, stepNoise, onStep }) {
+  variance = "fixed_small", clipX0 = true, lowerOrderFinal = true, stepNoise, onStep }) {
   let table;
   if (sampler === "ddpm") table = ddpmCoefficients(schedule.betas, schedule.alphas_cumprod, variance);
   else if (sampler === "ddim") table = ddimCoefficients(schedule.alphas_cumprod, ddimTimesteps(schedule.num_timesteps, steps, spacing), eta);
   else if (sampler === "dpmpp_2m") {
     if (eta !== 0) throw new ZooError(`eta = ${eta} means nothing to dpmpp_2m, a deterministic ODE solver: leave it at 0 (or use ddim for a stochastic sampler)`);
-    table = dpmpp2mCoefficients(schedule.alphas_cumprod, ddimTimesteps(schedule.num_timesteps, steps, spacing));
+    table = dpmpp2mCoefficients(schedule.alphas_cumprod, ddimTimesteps(schedule.num_timesteps, steps, spacing), 2, lowerOrderFinal);
   } else throw new ZooError(`sampler must be one of ${SAMPLERS.join(", ")}, got ${JSON.stringify(sampler)}`);
   const count = table.timesteps.length;
   if (table.sigma.some((s) => s > 0) && !stepNoise) throw new ZooError("a stochastic sampler (ddpm, or ddim with eta > 0) needs stepNoise");

@@ -33,6 +33,8 @@ out = {"noise": noise, "steps": steps,
        "ddim6_linspace": sampler.sample(noise, steps=6, spacing="linspace", clip_x0=False),
        "dpmpp15": sampler.sample(noise, steps=15, sampler="dpmpp_2m"),
        "dpmpp8_linspace": sampler.sample(noise, steps=8, spacing="linspace", clip_x0=False, sampler="dpmpp_2m"),
+       "dpmpp8_linspace_2nd": sampler.sample(noise, steps=8, spacing="linspace", clip_x0=False, sampler="dpmpp_2m",
+                                             lower_order_final=False),
        "ddpm": sampler.sample(noise, sampler="ddpm", step_noise=step_noise)}
 for steps_, spacing in ${JSON.stringify(CASES)}:
     out[f"t_{steps_}_{spacing}"] = module["ddim_timesteps"](1000, steps_, spacing).astype(np.int32)
@@ -62,6 +64,7 @@ for (const [name, options] of [
   ["ddim6_linspace", { sampler: "ddim", steps: 6, spacing: "linspace", clipX0: false }],
   ["dpmpp15", { sampler: "dpmpp_2m", steps: 15 }],
   ["dpmpp8_linspace", { sampler: "dpmpp_2m", steps: 8, spacing: "linspace", clipX0: false }],
+  ["dpmpp8_linspace_2nd", { sampler: "dpmpp_2m", steps: 8, spacing: "linspace", clipX0: false, lowerOrderFinal: false }],
   ["ddpm", { sampler: "ddpm", stepNoise: frame }],
 ]) {
   test(`the ${name} sampler reproduces the numpy reference`, async () => {
@@ -77,6 +80,7 @@ test("the comparisons have teeth: the settings give different images", () => {
   assert.ok(maxAbsDiff(reference.ddim10.data, reference.ddim10_eta.data) > 1e-2);
   assert.ok(maxAbsDiff(reference.ddim10.data, reference.ddpm.data) > 1e-2);
   assert.ok(maxAbsDiff(reference.ddim10.data, reference.dpmpp15.data) > 1e-2);
+  assert.ok(maxAbsDiff(reference.dpmpp8_linspace.data, reference.dpmpp8_linspace_2nd.data) > 1e-3);
 });
 
 test("dpmpp_2m refuses an eta, and ignores the recipe's DDIM eta", async () => {

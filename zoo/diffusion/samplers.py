@@ -32,6 +32,7 @@ class SamplerSettings:
     spacing: str = "trailing"
     variance: str = "fixed_small"
     clip_x0: bool = True
+    lower_order_final: bool = True  # dpmpp_2m: its step into t = 0 is first order
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -50,7 +51,7 @@ class SamplerSettings:
         if self.sampler == "ddpm":
             return schedule.ddpm_table(self.variance)
         if self.sampler == "dpmpp_2m":
-            return schedule.dpmpp_2m_table(self.steps, self.spacing)
+            return schedule.dpmpp_2m_table(self.steps, self.spacing, lower_order_final=self.lower_order_final)
         return schedule.ddim_table(self.steps, self.eta, self.spacing)
 
 

@@ -115,9 +115,11 @@ class NoiseSchedule:
         """Per-step tables of DDIM over ``steps`` timesteps (see :mod:`zoo.diffusion.reference`)."""
         return ddim_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), eta)
 
-    def dpmpp_2m_table(self, steps: int, spacing: str = "trailing", order: int = 2) -> dict[str, np.ndarray]:
+    def dpmpp_2m_table(self, steps: int, spacing: str = "trailing", order: int = 2,
+                       lower_order_final: bool = True) -> dict[str, np.ndarray]:
         """Per-step tables of DPM-Solver++(2M) over DDIM's timesteps (see :mod:`zoo.diffusion.reference`)."""
-        return dpmpp_2m_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), order)
+        return dpmpp_2m_coefficients(self.alphas_cumprod, ddim_timesteps(self.num_timesteps, steps, spacing), order,
+                                     lower_order_final)
 
     def to_json(self, prediction_type: str) -> dict:
         """What another runtime needs to implement a sampler (written as the artifact's ``schedule.json``)."""

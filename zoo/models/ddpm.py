@@ -58,7 +58,11 @@ class DDPMConfig:
     sample_steps: int = spec(50, min=1, help="default DDIM or DPM-Solver++ steps (DDPM always takes T)")
     eta: float = spec(0.0, min=0.0, help="default DDIM eta: 0 deterministic, 1 the DDPM posterior's noise "
                                          "(dpmpp_2m takes none)")
-    timestep_spacing: str = spec("trailing", choices=SPACINGS, help="which timesteps DDIM and DPM-Solver++ visit")
+    timestep_spacing: str = spec("trailing", choices=SPACINGS, help="which timesteps DDIM visits")
+    solver_spacing: str = spec("trailing", choices=SPACINGS, help="which timesteps DPM-Solver++(2M) visits; linspace "
+                                                                  "ends the grid at t = 0")
+    lower_order_final: bool = spec(True, help="DPM-Solver++(2M)'s step into t = 0 at first order (Lu et al.'s default); "
+                                              "false keeps it second order, which some models sample better with")
     variance: str = spec("fixed_small", choices=VARIANCES, help="DDPM step variance: posterior (small) or beta (large)")
     clip_x0: bool = spec(True, help="clip the predicted x0 to [-1, 1] at every sampling step")
     generate_steps: int = spec(50, min=1, help="DDIM steps of the SavedModel `generate` signature (fixed in its graph)")
@@ -92,7 +96,8 @@ class DDPM(GenerativeModel):
     def __init__(self, image_shape=(28, 28, 1), widths=(32, 64, 128), num_res_blocks=2, attention_resolutions=(7,),
                  norm_groups=32, schedule="linear", timesteps=1000, prediction_type="epsilon", min_snr_gamma=0.0,
                  ema_decay=0.999, ema_warmup=True, sampler="ddim", sample_steps=50, eta=0.0, timestep_spacing="trailing",
-                 variance="fixed_small", clip_x0=True, generate_steps=50, seed=0, num_classes=0, **kwargs):
+                 variance="fixed_small", clip_x0=True, generate_steps=50, seed=0, num_classes=0, solver_spacing="trailing",
+                 lower_order_final=True, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.widths, self.attention_resolutions = tuple(widths), tuple(attention_resolutions)
@@ -102,12 +107,14 @@ class DDPM(GenerativeModel):
         self.ema_decay, self.ema_warmup = float(ema_decay), bool(ema_warmup)
         self.sampler, self.sample_steps, self.eta = sampler, int(sample_steps), float(eta)
         self.timestep_spacing, self.variance, self.clip_x0 = timestep_spacing, variance, bool(clip_x0)
+        self.solver_spacing, self.lower_order_final = solver_spacing, bool(lower_order_final)
         self.generate_steps, self.seed = int(generate_steps), int(seed)
         self.conditional_classes = int(num_classes)  # 0 unconditional; else the null label's id
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {', '.join(PREDICTION_TYPES)}, got {prediction_type!r}")
         self.noise_schedule = NoiseSchedule(schedule, self.timesteps)
-        self.sampler_settings(), self.sampler_settings("ddim", self.generate_steps, 0.0)  # valid sampler settings, or an error now
+        # valid sampler settings, or an error now
+        self.sampler_settings(), self.sampler_settings("ddim", self.generate_steps, 0.0), self.sampler_settings("dpmpp_2m")
 
         policy = self.dtype_policy.name
         options = dict(widths=self.widths, num_res_blocks=self.num_res_blocks,
@@ -221,9 +228,10 @@ class DDPM(GenerativeModel):
         if not 1 <= steps <= self.timesteps:
             raise InputShapeError(f"steps must be in [1, {self.timesteps}] (the model's T), got {steps}")
         try:
-            default_eta = 0.0 if sampler == "dpmpp_2m" else self.eta
-            return SamplerSettings(sampler, steps, default_eta if eta is None else float(eta), self.timestep_spacing,
-                                   self.variance, self.clip_x0)
+            solver = sampler == "dpmpp_2m"
+            return SamplerSettings(sampler, steps, (0.0 if solver else self.eta) if eta is None else float(eta),
+                                   self.solver_spacing if solver else self.timestep_spacing, self.variance,
+                                   self.clip_x0, self.lower_order_final)
         except ValueError as exc:
             raise InputShapeError(str(exc)) from None
 
@@ -308,7 +316,8 @@ class DDPM(GenerativeModel):
         """``schedule.json``: what another runtime needs to sample with ``denoiser.onnx``."""
         info = self.noise_schedule.to_json(self.prediction_type)
         info["sampler_defaults"] = {"sampler": self.sampler, "steps": self.sample_steps, "eta": self.eta,
-                                    "timestep_spacing": self.timestep_spacing, "variance": self.variance,
+                                    "timestep_spacing": self.timestep_spacing, "solver_spacing": self.solver_spacing,
+                                    "lower_order_final": self.lower_order_final, "variance": self.variance,
                                     "clip_x0": self.clip_x0, "generate_steps": self.generate_steps}
         info["reference_sampler"] = "zoo/diffusion/reference.py (numpy + onnxruntime)"
         return {"schedule.json": json.dumps(info, indent=1).encode()}
