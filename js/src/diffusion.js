@@ -67,8 +67,8 @@ export function ddimCoefficients(alphasCumprod, timesteps, eta = 0) {
 /**
  * Per-step float64 tables of DPM-Solver++(2M) in data-prediction form: see reference.dpmpp_2m_coefficients, whose
  * docstring has the update equations. Step 0 is first order (DDIM with eta 0), the steps after it second order except
- * a step into t = 0, and the last one (to the clean image) returns the predicted x0. `order = 1` is DDIM with eta 0
- * throughout.
+ * a step into t = 0 (unless `lowerOrderFinal` is false), and the last one (to the clean image) returns the predicted
+ * x0. `order = 1` is DDIM with eta 0 throughout.
  */
 export function dpmpp2mCoefficients(alphasCumprod, timesteps, order = 2, lowerOrderFinal = true) {
   if (order !== 1 && order !== 2) throw new ZooError(`the DPM-Solver++ order must be 1 or 2, got ${order}`);
