@@ -614,7 +614,7 @@ def sampling_curve(name, *, kind=None, num_samples=2000, seed=0, data_dir=None, 
                                                                progress=True)}
     title = (f"{opened.name}: " + ("DDIM-50 samples against the guidance scale" if kind == "guidance"
                                    else "sample quality against sampling steps")
-             + f" (n = {report['num_samples']:,})")
+             + f"\n(n = {report['num_samples']:,})")  # its own line: the steps figure is 6 inches wide
     sampling.write_figure(kind, report["rows"], output, title=title)
     points = sampling.curve_rows(kind, report["rows"])
     text = (f"the rows of {metrics.name} (zoo eval, {report['created']}), not drawn again\n" if reused else "") \

@@ -193,14 +193,26 @@ def _size(count: int, whole: int | None = None) -> str:
     return text + (f" ({100 * count / whole:.0f}%)" if whole else "")
 
 
+VARIANT_MEANINGS = {"fp16": "`<stem>.fp16.onnx` (float16 weights and arithmetic)",
+                    "int8": "`<stem>.int8.onnx` (dynamic int8 quantization of the operators onnxruntime quantizes, "
+                            "the rest float32)"}
+
+
+def _variant_files(meta: dict) -> str:
+    """The Files line's mention of the variant kinds the artifact carries."""
+    kinds = (meta.get("variants") or {}).get("kinds") or []
+    return (", their " + " and ".join(f"`.{k}.onnx`" for k in kinds) + f" variant{'s' if len(kinds) > 1 else ''} (below)"
+            if kinds else "")
+
+
 def _variants_section(meta: dict) -> list[str]:
     """The float16 and int8 copies of the ONNX files: size, difference, latency and FID beside float32's."""
     variants = meta.get("variants") or {}
     latency = variants.get("latency", {})
     hardware = latency.get("hardware", {})
+    kinds = [k for k in variants.get("kinds") or [] if k in VARIANT_MEANINGS]
     lines = ["Smaller copies of the ONNX files with the same input and output names, shapes and dtypes: load "
-             "`<stem>.fp16.onnx` (float16 weights and arithmetic) or `<stem>.int8.onnx` (dynamic int8 quantization of "
-             "the operators onnxruntime quantizes, the rest float32) in place of `<stem>.onnx`. "
+             + " or ".join(VARIANT_MEANINGS[k] for k in kinds) + " in place of `<stem>.onnx`. "
              f"`zoo variants {meta['name']}` remakes them.",
              "",
              "Max abs diff: the largest absolute difference from the float32 outputs stored in `examples.npz`, on its "
@@ -354,7 +366,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              f"- Key figures: {'; '.join(key_metrics(meta)) or 'not evaluated'}",
              "- Files: `model.keras` (Keras 3), `saved_model/` (TF Serving signatures), "
              + ", ".join(f"`{e['onnx']}`" for e in meta.get("endpoints", []) if e.get("onnx"))
-             + (", their `.fp16.onnx` and `.int8.onnx` variants (below)" if meta.get("variants") else "")
+             + _variant_files(meta)
              + ", `examples.npz` (test vectors), `metadata.json` (sha256 of every file)"
              + (", `metrics.json` (`zoo eval`'s report)" if report else ""),
              "", f"![{meta.get('preview', '')}]({meta.get('preview', '')})", "",
