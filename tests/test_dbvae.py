@@ -129,7 +129,7 @@ def test_group_figures_find_the_rare_and_the_worst_group():
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"data": {"rare_class": -1}}, "rare_keep = 0.02 needs rare_class"),
+    ({"data": {"rare_class": -1}}, "rare_keep = 0.005 needs rare_class"),
     ({"data": {"positive_classes": [0, 2, 2]}}, "names a label twice"),
     ({"data": {"classes": [0, 1, 2], "positive_classes": [0, 4]}}, "must be among classes"),
     ({"data": {"rare_keep": 1.5}}, "above its maximum 1.0"),
