@@ -198,9 +198,14 @@ VARIANT_MEANINGS = {"fp16": "`<stem>.fp16.onnx` (float16 weights and arithmetic)
                             "the rest float32)"}
 
 
+def _variant_kinds(meta: dict) -> list[str]:
+    """The variant kinds the artifact carries (metadata.json's ``variants.kinds``)."""
+    return [k for k in (meta.get("variants") or {}).get("kinds") or [] if k in VARIANT_MEANINGS]
+
+
 def _variant_files(meta: dict) -> str:
     """The Files line's mention of the variant kinds the artifact carries."""
-    kinds = (meta.get("variants") or {}).get("kinds") or []
+    kinds = _variant_kinds(meta)
     return (", their " + " and ".join(f"`.{k}.onnx`" for k in kinds) + f" variant{'s' if len(kinds) > 1 else ''} (below)"
             if kinds else "")
 
@@ -210,9 +215,8 @@ def _variants_section(meta: dict) -> list[str]:
     variants = meta.get("variants") or {}
     latency = variants.get("latency", {})
     hardware = latency.get("hardware", {})
-    kinds = [k for k in variants.get("kinds") or [] if k in VARIANT_MEANINGS]
     lines = ["Smaller copies of the ONNX files with the same input and output names, shapes and dtypes: load "
-             + " or ".join(VARIANT_MEANINGS[k] for k in kinds) + " in place of `<stem>.onnx`. "
+             + " or ".join(VARIANT_MEANINGS[k] for k in _variant_kinds(meta)) + " in place of `<stem>.onnx`. "
              f"`zoo variants {meta['name']}` remakes them.",
              "",
              "Max abs diff: the largest absolute difference from the float32 outputs stored in `examples.npz`, on its "
