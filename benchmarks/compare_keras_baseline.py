@@ -121,10 +121,11 @@ class Worker:
             model = kb.WGANGP(zoo_model.discriminator, zoo_model.generator, m.latent_dim,
                               discriminator_extra_steps=m.n_critic, gp_weight=m.gp_weight)
         elif family == "cyclegan":
-            model = kb.CycleGAN(zoo_model.generator_a2b, zoo_model.generator_b2a, zoo_model.discriminator_a,
-                                zoo_model.discriminator_b, lambda_cycle=m.cycle_weight, lambda_identity=m.identity_weight)
+            model = kb.CycleGAN(kb.keras_layers(zoo_model.generator_a2b), kb.keras_layers(zoo_model.generator_b2a),
+                                kb.keras_layers(zoo_model.discriminator_a), kb.keras_layers(zoo_model.discriminator_b),
+                                lambda_cycle=m.cycle_weight, lambda_identity=m.identity_weight)
         elif family == "ddpm":
-            model = kb.DiffusionModel(zoo_model.network, zoo_model.ema_network,
+            model = kb.DiffusionModel(kb.keras_layers(zoo_model.network), kb.keras_layers(zoo_model.ema_network),
                                       zoo_model.noise_schedule.alphas_cumprod, ema=m.ema_decay)
         else:
             raise ValueError(family)
@@ -162,7 +163,7 @@ class Worker:
             import keras_baselines as kb
 
             schedule = self.ddpm_twin.noise_schedule
-            kb.predict_loop_sampler(self.ddpm_twin.ema_network, schedule.alphas_cumprod, steps, noise,
+            kb.predict_loop_sampler(self.models["ddpm"][0].ema_network, schedule.alphas_cumprod, steps, noise,
                                     ddpm_betas=schedule.betas if sampler == "ddpm" else None)
         return {"seconds": time.perf_counter() - began, "images": batch}
 

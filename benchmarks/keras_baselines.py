@@ -2,9 +2,10 @@
 
 Each is a ``keras.Model`` subclass with its own ``train_step`` (default ``tf.function``, no XLA,
 float32), ``keras.metrics.Mean`` trackers and the optimizers given to ``compile``; the maths of each
-loss is the zoo family's, so both sides do the same work. The networks are the zoo model's own
-functional sub-models, so the architecture is exactly the same (``benchmarks/compare_keras_baseline.py``
-also asserts equal parameter counts). Nothing here is used by the zoo itself.
+loss is the zoo family's, so both sides do the same work. The networks are copies of the zoo model's own
+functional sub-models (:func:`keras_layers`), so the architecture is exactly the same
+(``benchmarks/compare_keras_baseline.py`` also asserts equal parameter counts). Nothing here is used by the
+zoo itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,22 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+def keras_layers(network: keras.Model) -> keras.Model:
+    """A copy of a zoo network, weights included, with Keras' own ``GroupNormalization`` wherever the zoo uses
+    its faster subclass of it (the same maths and weights): the layer a keras.io example would use."""
+
+    def clone(layer):
+        config = {**layer.get_config(), "trainable": True}  # frozen below, so that sub-layers built later freeze too
+        if isinstance(layer, keras.layers.GroupNormalization):
+            return keras.layers.GroupNormalization.from_config(config)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(network, clone_function=clone)
+    copy.set_weights(network.get_weights())
+    copy.trainable = network.trainable  # an EMA copy stays frozen, sub-layers included
+    return copy
 
 
 def _mean_over_pixels(x):

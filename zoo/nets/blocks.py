@@ -18,6 +18,8 @@ import math
 import keras
 from keras import layers
 
+from zoo.nets.normalization import GroupNormalization
+
 
 def _downsampled(image_shape, stages: int) -> tuple[int, int]:
     height, width = image_shape[0], image_shape[1]
@@ -230,7 +232,7 @@ def _reference_init():
 def _normalized(x, *, name: str, dtype, activation: str = "relu"):
     """Instance normalization without learned scale and offset (as in the reference), then ``activation``
     ("relu", "leaky_relu" with slope 0.2, or "none")."""
-    x = layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, dtype=dtype,
+    x = GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, dtype=dtype,
                                   name=f"{name}_in")(x)
     if activation == "relu":
         return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)

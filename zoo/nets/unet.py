@@ -4,7 +4,7 @@ Inputs ``x_t`` (images) and ``t`` (int32 timesteps), and with ``num_classes`` > 
 ids, ``num_classes`` being the null class of classifier-free guidance); output a tensor shaped like ``x_t``
 (the predicted noise or v). The timestep enters as a sinusoidal embedding (Vaswani et al. 2017)
 through a two-layer MLP, plus a learned embedding of the label, and is added inside every residual block; residual blocks use
-GroupNormalization and swish; self-attention follows the residual blocks at the chosen
+group normalization (:mod:`zoo.nets.normalization`) and swish; self-attention follows the residual blocks at the chosen
 resolutions. Each entry of ``widths`` is one resolution: ``num_res_blocks`` residual blocks, then
 a stride-2 convolution down (but after the last); the decoder mirrors it with skip connections
 and nearest-neighbour upsampling. Images whose size is not divisible by ``2^(len(widths) - 1)``
@@ -20,6 +20,8 @@ import math
 
 import keras
 from keras import layers, ops
+
+from zoo.nets.normalization import GroupNormalization
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -71,12 +73,12 @@ def _groups(channels: int, norm_groups: int) -> int:
 
 def _residual_block(x, temb, width: int, *, norm_groups: int, name: str, dtype):
     """GN, swish, 3x3 conv; plus a projection of the time embedding; GN, swish, 3x3 conv; plus the input."""
-    h = layers.GroupNormalization(_groups(x.shape[-1], norm_groups), dtype=dtype, name=f"{name}_norm0")(x)
+    h = GroupNormalization(_groups(x.shape[-1], norm_groups), dtype=dtype, name=f"{name}_norm0")(x)
     h = layers.Activation("swish", dtype=dtype, name=f"{name}_swish0")(h)
     h = layers.Conv2D(width, 3, padding="same", dtype=dtype, name=f"{name}_conv0")(h)
     shift = layers.Dense(width, dtype=dtype, name=f"{name}_time")(layers.Activation("swish", dtype=dtype, name=f"{name}_time_swish")(temb))
     h = layers.Add(dtype=dtype, name=f"{name}_add_time")([h, layers.Reshape((1, 1, width), dtype=dtype, name=f"{name}_time_map")(shift)])
-    h = layers.GroupNormalization(_groups(width, norm_groups), dtype=dtype, name=f"{name}_norm1")(h)
+    h = GroupNormalization(_groups(width, norm_groups), dtype=dtype, name=f"{name}_norm1")(h)
     h = layers.Activation("swish", dtype=dtype, name=f"{name}_swish1")(h)
     h = layers.Conv2D(width, 3, padding="same", dtype=dtype, name=f"{name}_conv1")(h)
     if x.shape[-1] != width:
@@ -87,7 +89,7 @@ def _residual_block(x, temb, width: int, *, norm_groups: int, name: str, dtype):
 def _attention_block(x, *, norm_groups: int, name: str, dtype):
     """Single-head self-attention over all positions of the map, added to the input."""
     height, width, channels = x.shape[1:]
-    h = layers.GroupNormalization(_groups(channels, norm_groups), dtype=dtype, name=f"{name}_norm")(x)
+    h = GroupNormalization(_groups(channels, norm_groups), dtype=dtype, name=f"{name}_norm")(x)
     tokens = layers.Reshape((height * width, channels), dtype=dtype, name=f"{name}_tokens")(h)
     attended = layers.MultiHeadAttention(1, channels, dtype=dtype, name=f"{name}_mha")(tokens, tokens)
     h = layers.Reshape((height, width, channels), dtype=dtype, name=f"{name}_map")(attended)
@@ -154,7 +156,7 @@ def unet(image_shape, widths=(32, 64, 128), num_res_blocks: int = 2, attention_r
             x = NearestUpsampling2D(dtype=dtype, name=f"{name}_up{level}_upsample")(x)
             x = layers.Conv2D(widths[level], 3, padding="same", dtype=dtype, name=f"{name}_up{level}_upsample_conv")(x)
 
-    x = layers.GroupNormalization(_groups(widths[0], norm_groups), dtype=dtype, name=f"{name}_norm_out")(x)
+    x = GroupNormalization(_groups(widths[0], norm_groups), dtype=dtype, name=f"{name}_norm_out")(x)
     x = layers.Activation("swish", dtype=dtype, name=f"{name}_swish_out")(x)
     # Zero-initialized, as in Ho et al.'s code: the untrained network predicts 0 and the loss starts at E[target^2].
     x = layers.Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros", dtype="float32",

@@ -1,0 +1,56 @@
+"""The shared layers of zoo.nets against the Keras layers they stand for."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.nets.normalization import GroupNormalization
+
+
+@pytest.mark.parametrize("shape, options", [
+    ((4, 28, 28, 16), {"groups": 8}),                      # two channels a group, the U-Net's first level
+    ((3, 7, 7, 64), {"groups": 8}),
+    ((2, 14, 14, 6), {"groups": 3}),
+    ((2, 9, 9, 4), {"groups": 4}),                         # one channel a group
+    ((2, 16, 16, 8), {"groups": -1, "epsilon": 1e-5, "center": False, "scale": False}),  # CycleGAN's instance norm
+    ((2, 10), {"groups": 2}),                              # not 4-D: Keras' own computation
+])
+def test_group_normalization_is_keras_layer_in_values_and_gradients(shape, options):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(3.0, 5.0, shape).astype("float32"))  # an offset mean: the variance is taken about it
+    ours, theirs = GroupNormalization(**options), keras.layers.GroupNormalization(**options)
+    ours.build(shape)
+    theirs.build(shape)
+    weights = [rng.normal(1.0, 0.3, w.shape).astype("float32") for w in theirs.weights]
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    upstream = tf.constant(rng.normal(size=shape).astype("float32"))
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        results.append([y, *tape.gradient(y, [x, *layer.trainable_weights], output_gradients=upstream)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+    assert ours.groups == theirs.groups
+
+
+def test_group_normalization_computes_in_float32_under_mixed_precision():
+    x = np.random.default_rng(1).normal(0.0, 300.0, (2, 8, 8, 16)).astype("float32")
+    layer = GroupNormalization(4, dtype="mixed_float16")
+    y = layer(x)
+    assert y.dtype == tf.float16
+    reference = keras.layers.GroupNormalization(4)(x)
+    np.testing.assert_allclose(np.float32(y), reference.numpy(), atol=5e-3)
+
+
+def test_group_normalization_saves_under_its_registered_name(tmp_path):
+    inputs = keras.Input((6, 6, 8))
+    model = keras.Model(inputs, GroupNormalization(4, name="norm")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.get_layer("norm")) is GroupNormalization
+    x = np.random.default_rng(2).normal(size=(3, 6, 6, 8)).astype("float32")
+    np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
