@@ -232,8 +232,7 @@ def _reference_init():
 def _normalized(x, *, name: str, dtype, activation: str = "relu"):
     """Instance normalization without learned scale and offset (as in the reference), then ``activation``
     ("relu", "leaky_relu" with slope 0.2, or "none")."""
-    x = GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, dtype=dtype,
-                                  name=f"{name}_in")(x)
+    x = GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, dtype=dtype, name=f"{name}_in")(x)
     if activation == "relu":
         return layers.ReLU(dtype=dtype, name=f"{name}_relu")(x)
     if activation == "leaky_relu":

@@ -2,8 +2,8 @@
 
 Keras' ``GroupNormalization`` reshapes ``(N, H, W, C)`` maps into ``(N, H, W, G, C/G)`` and broadcasts its
 statistics over that five-axis shape; on a CPU without XLA those broadcasts (and their gradients) are slow
-kernels, and in the DDPM U-Net they took 28% of a train step. This layer reduces each channel over height and
-width first, averages the channel sums within each group (a small ``(N, C)`` tensor), and applies one
+kernels, and in the DDPM U-Net they took about a quarter of a train step. This layer reduces each channel over
+height and width first, averages the channel means within each group (a small ``(N, C)`` tensor), and applies one
 per-channel scale and shift, broadcast the way a bias is: forward and backward run 1.5-3x faster on
 Fashion-MNIST-sized maps (``benchmarks/compare_keras_baseline.py`` times the U-Net it is part of). It is a
 subclass with the same weights and config, so a network built with it loads Keras' weights and the reverse.
