@@ -6,14 +6,14 @@
 For each family with a shipped model, the recipe's model is trained two ways on the same batches:
 
 * **zoo**: ``zoo.train.build_model`` and ``fit``, as ``zoo train`` runs it (what ``import zoo``
-  sets up, e.g. oneDNN, and the recipe's settings: op determinism, XLA where the recipe asks);
+  sets up, e.g. oneDNN, and the recipe's settings: op determinism, XLA and thread pools where the recipe asks);
 * **keras**: the plain ``keras.Model`` subclass of ``benchmarks/keras_baselines.py`` around the same
   networks (equal parameter counts are asserted), with TensorFlow's default settings, float32, no XLA.
 
-Each side runs in a worker process of its own, because settings such as oneDNN are process-wide and
-read when TensorFlow is imported; the baseline's worker imports TensorFlow before anything of the
-zoo's. After a warm-up (tracing) the two alternate, ``--passes`` times each, and the median is
-reported. The same run times DDPM sampling (the zoo's compiled DDIM-50 and DDPM-1000 graphs against
+Each side runs in worker processes of its own, because settings such as oneDNN and the thread pools are
+process-wide and fixed when TensorFlow starts: the baseline's worker imports TensorFlow before anything
+of the zoo's, and the zoo has a worker per family. After a warm-up (tracing) the two alternate,
+``--passes`` times each, and the median is reported. The same run times DDPM sampling (the zoo's compiled DDIM-50 and DDPM-1000 graphs against
 a Python loop of ``model.predict`` in the baseline's worker), each shipped ONNX file in onnxruntime
 at batch 1 and 64 against the zoo's Keras call, and the DDPM training step's achieved GFLOP/s beside
 a float32 matmul peak measured in each worker. Prints one JSON object, then tables. Inputs are random
@@ -346,13 +346,16 @@ def main() -> None:
 
     import platform
 
-    zoo, keras = Side("zoo"), Side("keras", args.keras_onednn)
+    # The zoo gets a worker per family: a recipe's settings such as its thread pools are process-wide and fixed
+    # when TensorFlow starts. The baseline keeps TensorFlow's defaults, so one worker serves every family.
+    zoos, keras = {}, Side("keras", args.keras_onednn)
     result = {"benchmark": "compare_keras_baseline", "date": time.strftime("%Y-%m-%d"),
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                           "system": platform.system()},
               "cpu": cpu_model(), "keras_onednn_setting": args.keras_onednn, "passes": args.passes, "train": {}, "sampling": {}, "onnx": [], "flops": {}}
     try:
         for family in families:
+            zoo = zoos[family] = Side("zoo")
             z, k = zoo.ask("build", family=family), keras.ask("build", family=family)
             if z["parameters"] != k["parameters"]:
                 raise SystemExit(f"{family}: the zoo model has {z['parameters']:,} trainable parameters and the "
@@ -369,6 +372,7 @@ def main() -> None:
             result["train"][family] = row
             print(f"# {family}: {row['speedup']:.2f}x", file=sys.stderr)
         if "ddpm" in families:
+            zoo = zoos["ddpm"]
             flops = zoo.ask("train_flops", family="ddpm")
             peaks = {"zoo": zoo.ask("matmul_peak")["gflops"], "keras": keras.ask("matmul_peak")["gflops"]}
             row = result["train"]["ddpm"]
@@ -384,6 +388,7 @@ def main() -> None:
                     result["sampling"][f"{sampler}_{steps}"] = alternate(zoo, keras, args.passes, "sample",
                                                                          sampler=sampler, steps=steps, batch=args.sample_batch)
         if not args.skip_onnx:
+            zoo = zoos.setdefault("onnx", Side("zoo"))
             for name in ONNX_ARTIFACTS:
                 metadata = json.loads((ROOT / "exported" / name / "metadata.json").read_text())
                 for endpoint in [e for e in metadata["endpoints"] if e.get("onnx")]:
@@ -398,7 +403,8 @@ def main() -> None:
                                                "onnxruntime_ms": ms["onnxruntime"], "keras_ms": ms["keras"],
                                                "keras_over_onnx": ms["keras"] / ms["onnxruntime"]})
     finally:
-        zoo.close(), keras.close()
+        for side in (*zoos.values(), keras):
+            side.close()
 
     text = json.dumps(result, indent=2)
     print(text)

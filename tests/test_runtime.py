@@ -37,6 +37,31 @@ def test_a_users_onednn_setting_wins():
     assert ONEDNN_ON not in done.stderr
 
 
+def test_a_recipe_sizes_the_thread_pools_of_a_new_process():
+    code = ("import tensorflow as tf, zoo; from zoo import runtime; from zoo.config import TrainConfig\n"
+            "print(runtime.set_threads(TrainConfig(intra_op_threads=1, inter_op_threads=3)),\n"
+            "      tf.config.threading.get_intra_op_parallelism_threads(),\n"
+            "      tf.config.threading.get_inter_op_parallelism_threads(), float(tf.reduce_sum(tf.ones(3))))")
+    done = _import_in_a_fresh_process(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1", "3", "3.0"]
+
+
+def test_thread_pools_of_a_started_tensorflow_are_kept_with_a_note(capsys):
+    import tensorflow as tf
+
+    from zoo import runtime
+    from zoo.config import TrainConfig
+
+    float(tf.reduce_sum(tf.ones(3)))  # TensorFlow has started in this process
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    assert runtime.set_threads(TrainConfig(intra_op_threads=current)) is True  # the sizes in force: nothing to do
+    other = current + 1
+    assert runtime.set_threads(TrainConfig(intra_op_threads=other)) is False
+    assert tf.config.threading.get_intra_op_parallelism_threads() == current
+    assert f"train.intra_op_threads = {other} not applied" in capsys.readouterr().err
+
+
 def test_zoo_leaves_the_switch_alone_when_tensorflow_came_first():
     done = _import_in_a_fresh_process("import os, tensorflow, zoo; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
     assert done.returncode == 0, done.stderr

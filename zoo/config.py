@@ -129,6 +129,9 @@ class TrainConfig:
     jit_compile: bool = spec(False, help="compile train_step with XLA")
     seed: int = spec(0, min=0)
     deterministic: bool = spec(True, help="tf.config.experimental.enable_op_determinism")
+    intra_op_threads: int = spec(0, min=0, help="threads one TensorFlow op may use (0 = TensorFlow's default, all "
+                                                "cores); 1 suits a model of many small ops that can run side by side")
+    inter_op_threads: int = spec(0, min=0, help="TensorFlow ops run at once (0 = TensorFlow's default)")
     checkpoint_every: int = spec(1, help="epochs between checkpoints", min=1)
     keep_checkpoints: int = spec(3, help="how many recent checkpoints to keep", min=1)
     distribution: str = spec("default", choices=("default", "mirrored", "multi_worker"),

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import sys
 
 import keras
 import onnx
@@ -29,8 +30,35 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def set_threads(train_cfg) -> bool:
+    """Size TensorFlow's thread pools as the recipe asks (``train.intra_op_threads``, ``train.inter_op_threads``).
+
+    TensorFlow fixes them when it first runs an op, so ``zoo train`` calls this first. In a process where
+    TensorFlow has already started with other sizes (a notebook, a test session) they are a speed setting
+    only: this says so on stderr and returns False, and training goes on with the sizes in force.
+    """
+    threading = tf.config.threading
+    wanted = {"intra_op_threads": (train_cfg.intra_op_threads, threading.get_intra_op_parallelism_threads,
+                                   threading.set_intra_op_parallelism_threads),
+              "inter_op_threads": (train_cfg.inter_op_threads, threading.get_inter_op_parallelism_threads,
+                                   threading.set_inter_op_parallelism_threads)}
+    applied = True
+    for key, (size, current, apply) in wanted.items():
+        if size and size != current():
+            try:
+                apply(size)
+            except RuntimeError:
+                print(f"zoo: train.{key} = {size} not applied: TensorFlow already started in this process with "
+                      f"{current() or 'its default'}; it changes speed only (a new `zoo train` process applies it)",
+                      file=sys.stderr)
+                applied = False
+    return applied
+
+
 def configure(train_cfg) -> str:
-    """Seed every generator, switch on op determinism if asked, set the dtype policy; return the policy name."""
+    """Size the thread pools, seed every generator, switch on op determinism if asked, set the dtype policy;
+    return the policy name."""
+    set_threads(train_cfg)
     keras.utils.set_random_seed(train_cfg.seed)
     if train_cfg.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -144,7 +144,8 @@ def train(recipe: Recipe, run_dir, *, data_dir=None, resume: bool = False, expor
                             "pass --resume to continue it, or choose a new --out")
     changes = resume_changes(recipe, existing) if resume and existing else []
     t = recipe.train
-    strategy = runtime.make_strategy(t.distribution)  # first: a multi-worker strategy must start before any op runs
+    runtime.set_threads(t)  # first of all: TensorFlow fixes its thread pools when it starts
+    strategy = runtime.make_strategy(t.distribution)  # next: a multi-worker strategy must start before any op runs
     chief = runtime.is_chief(strategy)
     if strategy.num_replicas_in_sync > 1:
         print(f"zoo: training on {strategy.num_replicas_in_sync} replicas ({t.distribution}"
