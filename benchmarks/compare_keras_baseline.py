@@ -110,22 +110,24 @@ class Worker:
             return keras.optimizers.Adam(o.learning_rate, beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon,
                                          **({"clipnorm": o.clipnorm} if o.clipnorm else {}))
 
+        net = kb.keras_layers  # the zoo's networks, with Keras' own layers where the zoo has faster subclasses
         if family == "autoencoder":
-            model = kb.Autoencoder(zoo_model.encoder, zoo_model.decoder)
+            model = kb.Autoencoder(net(zoo_model.encoder), net(zoo_model.decoder))
         elif family in ("vae", "cvae"):
-            model = kb.VAE(zoo_model.encoder, zoo_model.decoder, binarize=m.binarize, conditional=family == "cvae")
+            model = kb.VAE(net(zoo_model.encoder), net(zoo_model.decoder), binarize=m.binarize,
+                           conditional=family == "cvae")
         elif family in ("dcgan", "cgan"):
-            model = kb.GAN(zoo_model.discriminator, zoo_model.generator, m.latent_dim,
+            model = kb.GAN(net(zoo_model.discriminator), net(zoo_model.generator), m.latent_dim,
                            label_smoothing=m.label_smoothing, conditional=family == "cgan")
         elif family == "wgan_gp":
-            model = kb.WGANGP(zoo_model.discriminator, zoo_model.generator, m.latent_dim,
+            model = kb.WGANGP(net(zoo_model.discriminator), net(zoo_model.generator), m.latent_dim,
                               discriminator_extra_steps=m.n_critic, gp_weight=m.gp_weight)
         elif family == "cyclegan":
-            model = kb.CycleGAN(kb.keras_layers(zoo_model.generator_a2b), kb.keras_layers(zoo_model.generator_b2a),
-                                kb.keras_layers(zoo_model.discriminator_a), kb.keras_layers(zoo_model.discriminator_b),
+            model = kb.CycleGAN(net(zoo_model.generator_a2b), net(zoo_model.generator_b2a),
+                                net(zoo_model.discriminator_a), net(zoo_model.discriminator_b),
                                 lambda_cycle=m.cycle_weight, lambda_identity=m.identity_weight)
         elif family == "ddpm":
-            model = kb.DiffusionModel(kb.keras_layers(zoo_model.network), kb.keras_layers(zoo_model.ema_network),
+            model = kb.DiffusionModel(net(zoo_model.network), net(zoo_model.ema_network),
                                       zoo_model.noise_schedule.alphas_cumprod, ema=m.ema_decay)
         else:
             raise ValueError(family)

@@ -18,13 +18,14 @@ import tensorflow as tf
 
 
 def keras_layers(network: keras.Model) -> keras.Model:
-    """A copy of a zoo network, weights included, with Keras' own ``GroupNormalization`` wherever the zoo uses
-    its faster subclass of it (the same maths and weights): the layer a keras.io example would use."""
+    """A copy of a zoo network, weights included, with Keras' own ``GroupNormalization`` and ``Conv2D`` wherever
+    the zoo uses its faster subclasses of them (the same maths and weights): the layers a keras.io example uses."""
 
     def clone(layer):
         config = {**layer.get_config(), "trainable": True}  # frozen below, so that sub-layers built later freeze too
-        if isinstance(layer, keras.layers.GroupNormalization):
-            return keras.layers.GroupNormalization.from_config(config)
+        for keras_layer in (keras.layers.GroupNormalization, keras.layers.Conv2D):
+            if isinstance(layer, keras_layer):
+                return keras_layer.from_config(config)
         return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(network, clone_function=clone)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo.nets.convolution import Conv2D
 from zoo.nets.normalization import GroupNormalization
 
 
@@ -54,3 +55,50 @@ def test_group_normalization_saves_under_its_registered_name(tmp_path):
     assert type(loaded.get_layer("norm")) is GroupNormalization
     x = np.random.default_rng(2).normal(size=(3, 6, 6, 8)).astype("float32")
     np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
+
+
+@pytest.mark.parametrize("shape, options", [
+    ((4, 28, 28, 64), {"kernel_size": 3, "padding": "same"}),                  # the DDPM U-Net's output
+    ((2, 38, 38, 16), {"kernel_size": 7, "activation": "tanh"}),               # CycleGAN's c7s1-1
+    ((3, 6, 6, 64), {"kernel_size": 4, "padding": "same", "use_bias": False}),  # a PatchGAN's scores
+    ((2, 9, 9, 5), {"kernel_size": 3, "strides": 2, "padding": "same"}),
+    ((2, 9, 9, 5), {"kernel_size": 3, "strides": 2}),
+    ((2, 8, 8, 4), {"kernel_size": 3, "filters": 3, "padding": "same"}),       # not one filter: Keras' own computation
+])
+def test_conv2d_is_keras_layer_in_values_and_gradients(shape, options):
+    options = {"filters": 1, **options}
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape).astype("float32"))
+    ours, theirs = Conv2D(**options), keras.layers.Conv2D(**options)
+    ours.build(shape)
+    theirs.build(shape)
+    weights = [rng.normal(0.0, 0.3, w.shape).astype("float32") for w in theirs.weights]
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        upstream = tf.constant(np.random.default_rng(1).normal(size=y.shape).astype("float32"))
+        results.append([y, *tape.gradient(y, [x, *layer.trainable_weights], output_gradients=upstream)])
+    assert results[0][0].shape == results[1][0].shape
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_saves_under_its_registered_name_and_runs_in_float16(tmp_path):
+    inputs = keras.Input((6, 6, 8))
+    model = keras.Model(inputs, Conv2D(1, 3, padding="same", name="out")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.get_layer("out")) is Conv2D
+    x = np.random.default_rng(2).normal(size=(3, 6, 6, 8)).astype("float32")
+    np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
+    half = Conv2D(1, 3, padding="same", dtype="mixed_float16")
+    y = half(x)
+    assert y.dtype == tf.float16
+    reference = keras.layers.Conv2D(1, 3, padding="same")
+    reference.build(x.shape)
+    reference.set_weights(half.get_weights())
+    np.testing.assert_allclose(np.float32(y), reference(x).numpy(), atol=2e-2)

@@ -18,6 +18,7 @@ import math
 import keras
 from keras import layers
 
+from zoo.nets.convolution import Conv2D
 from zoo.nets.normalization import GroupNormalization
 
 
@@ -91,7 +92,7 @@ def conv_decoder(in_dim: int, image_shape, filters, *, name: str = "decoder", dt
             x = layers.Concatenate(dtype=dtype, name=f"{name}_deconv{i}_with_labels")([x, tiled])
         x = layers.Conv2DTranspose(width_, 3, strides=2, padding="same", activation="relu", dtype=dtype,
                                    name=f"{name}_deconv{i}")(x)
-    out = layers.Conv2D(image_shape[-1], 3, padding="same", dtype="float32", name=f"{name}_out")(x)
+    out = Conv2D(image_shape[-1], 3, padding="same", dtype="float32", name=f"{name}_out")(x)
     return keras.Model(inputs, out, name=name)
 
 
@@ -243,8 +244,8 @@ def _normalized(x, *, name: str, dtype, activation: str = "relu"):
 def _c7s1(x, width: int, *, name: str, dtype, **conv_options):
     """The paper's c7s1-k: reflection padding 3, a 7x7 stride-1 convolution to ``width`` channels."""
     x = ReflectionPadding2D(3, dtype=dtype, name=f"{name}_pad")(x)
-    return layers.Conv2D(width, 7, padding="valid", kernel_initializer=_reference_init(), dtype=dtype,
-                         name=f"{name}_conv", **conv_options)(x)
+    return Conv2D(width, 7, padding="valid", kernel_initializer=_reference_init(), dtype=dtype, name=f"{name}_conv",
+                  **conv_options)(x)
 
 
 def _residual_block(x, width: int, *, name: str, dtype):
@@ -301,6 +302,5 @@ def patch_discriminator(channels: int, filters: int = 64, n_layers: int = 3, *, 
             x = layers.LeakyReLU(0.2, dtype=dtype, name=f"{name}_conv{i}_lrelu")(x)
         else:
             x = _normalized(x, name=f"{name}_conv{i}", dtype=dtype, activation="leaky_relu")
-    out = layers.Conv2D(1, 4, padding="same", kernel_initializer=_reference_init(), dtype="float32",
-                        name=f"{name}_out")(x)
+    out = Conv2D(1, 4, padding="same", kernel_initializer=_reference_init(), dtype="float32", name=f"{name}_out")(x)
     return keras.Model(images, out, name=name)

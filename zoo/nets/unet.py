@@ -21,6 +21,7 @@ import math
 import keras
 from keras import layers, ops
 
+from zoo.nets.convolution import Conv2D
 from zoo.nets.normalization import GroupNormalization
 
 
@@ -159,8 +160,8 @@ def unet(image_shape, widths=(32, 64, 128), num_res_blocks: int = 2, attention_r
     x = GroupNormalization(_groups(widths[0], norm_groups), dtype=dtype, name=f"{name}_norm_out")(x)
     x = layers.Activation("swish", dtype=dtype, name=f"{name}_swish_out")(x)
     # Zero-initialized, as in Ho et al.'s code: the untrained network predicts 0 and the loss starts at E[target^2].
-    x = layers.Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros", dtype="float32",
-                      name=f"{name}_conv_out")(x)
+    x = Conv2D(image_shape[-1], 3, padding="same", kernel_initializer="zeros", dtype="float32",
+               name=f"{name}_conv_out")(x)
     if any(pad):
         x = layers.Cropping2D(((pad[0] // 2, pad[0] - pad[0] // 2), (pad[1] // 2, pad[1] - pad[1] // 2)),
                               dtype="float32", name=f"{name}_crop")(x)
