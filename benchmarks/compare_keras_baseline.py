@@ -11,13 +11,13 @@ For each family with a shipped model, the recipe's model is trained two ways on 
   networks (equal parameter counts are asserted), with TensorFlow's default settings, float32, no XLA.
 
 Each side runs in worker processes of its own, because settings such as oneDNN and the thread pools are
-process-wide and fixed when TensorFlow starts: the baseline's worker imports TensorFlow before anything
-of the zoo's, and the zoo has a worker per family. After a warm-up (tracing) the two alternate,
-``--passes`` times each, and the median is reported. The same run times DDPM sampling (the zoo's compiled DDIM-50 and DDPM-1000 graphs against
-a Python loop of ``model.predict`` in the baseline's worker), each shipped ONNX file in onnxruntime
-at batch 1 and 64 against the zoo's Keras call, and the DDPM training step's achieved GFLOP/s beside
-a float32 matmul peak measured in each worker. Prints one JSON object, then tables. Inputs are random
-tensors of the recipe's shapes, fed from memory to both sides (no data needed).
+process-wide and fixed when TensorFlow starts: the baseline's worker imports TensorFlow before anything of
+the zoo's, and the zoo has a worker per family. After a warm-up (tracing) the two alternate, ``--passes``
+times each, and the median is reported. The same run times DDPM sampling (the zoo's compiled DDIM-50 and
+DDPM-1000 graphs against a Python loop of ``model.predict`` in the baseline's worker), each shipped ONNX
+file in onnxruntime at batch 1 and 64 against the zoo's Keras call, and the DDPM training step's achieved
+GFLOP/s beside a float32 matmul peak measured in each worker. Prints one JSON object, then tables. Inputs
+are random tensors of the recipe's shapes, fed from memory to both sides (no data needed).
 """
 
 from __future__ import annotations
