@@ -15,6 +15,7 @@ from zoo.config import load_recipe
 from zoo.errors import TrainingError
 from zoo.models import Autoencoder
 from zoo.train import checkpoints, latest_checkpoint, restore, train
+from zoo.train.loop import resume_changes
 
 
 def test_a_run_writes_recipe_checkpoints_logs_grids_and_export(tiny_recipe, data_dir, tmp_path):
@@ -98,6 +99,9 @@ def test_run_folder_mistakes_are_refused(tiny_recipe, data_dir, tmp_path):
     with pytest.raises(TrainingError, match=r"recipe changed beyond .*train.batch_size 32 -> 16"):
         train(load_recipe(tiny_recipe, overrides=["train.batch_size=16"]), run, data_dir=data_dir, resume=True,
               export=False, verbose=0)
+    # speed settings may change mid-run
+    faster = load_recipe(tiny_recipe, overrides=["train.epochs=1", "train.intra_op_threads=1"])
+    assert resume_changes(faster, latest_checkpoint(run)) == ["train.intra_op_threads 0 -> 1"]
 
 
 def test_mirrored_strategy_runs_the_same_train_step(tiny_recipe, data_dir, tmp_path):

@@ -98,7 +98,8 @@ def prior_data(recipe: Recipe, data_dir=None):
 # (the model, the data, the batch, the seed) would make the run something its checkpoints are not. The strategy may
 # change: a run trains the same on one device or many (zoo.data.distribute, zoo.models.base.replica_rows).
 RESUMABLE_CHANGES = (("train", "epochs"), ("train", "checkpoint_every"), ("train", "keep_checkpoints"),
-                     ("train", "validation_steps"), ("train", "distribution"), ("optimizer", "learning_rate"))
+                     ("train", "validation_steps"), ("train", "distribution"), ("train", "intra_op_threads"),
+                     ("train", "inter_op_threads"), ("optimizer", "learning_rate"))
 
 
 def _flatten(table: dict, prefix=()) -> dict:
@@ -125,8 +126,9 @@ def resume_changes(recipe: Recipe, checkpoint: Path) -> list[str]:
     if refused:
         raise TrainingError(f"cannot resume from {checkpoint}: the recipe changed beyond what a run can change "
                             f"mid-way ({'; '.join(refused[:4])}{'; ...' if len(refused) > 4 else ''}). Resume with "
-                            "the recipe the run started with (only epochs, checkpointing and learning rates may "
-                            "change), or start a new run with another --out")
+                            "the recipe the run started with (only epochs, checkpointing, validation steps, the "
+                            "strategy, thread pools and learning rates may change), or start a new run with another "
+                            "--out")
     return shown
 
 
