@@ -1,10 +1,14 @@
 """Shared test fixtures. Tests use only local data: ../shared/data beside the repo, or arrays made here."""
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -13,6 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Never reach for the network in tests: a missing dataset must fail at once.
 os.environ["ZOO_OFFLINE"] = "1"
+# Decoded archives go to a folder of this test run, never to the user's ~/.cache/zoo.
+os.environ["ZOO_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
+atexit.register(shutil.rmtree, os.environ["ZOO_CACHE_DIR"], True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -27,6 +34,34 @@ def data_dir() -> Path:
     if not (path / "fashion_mnist.npz").is_file():
         pytest.fail(f"test data not found: expected {path}/fashion_mnist.npz (set ZOO_TEST_DATA_DIR)")
     return path
+
+
+CIFAR_ARCHIVE = "cifar10-jpeg.tar.gz"
+
+
+def cifar_subset(folder: Path, train_per_class: int = 20, test_per_class: int = 10) -> Path:
+    """A copy of the real CIFAR-10 archive's layout holding its first images of each class and split (200 + 100 by
+    default), written as ``folder/cifar10-jpeg.tar.gz``; returns ``folder``. Only file names are read, no image decoded."""
+    keep = {"train": train_per_class, "test": test_per_class}
+    taken: dict[tuple[str, str], int] = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(_shared_data() / CIFAR_ARCHIVE) as source, \
+            tarfile.open(folder / CIFAR_ARCHIVE, "w:gz") as target:
+        for member in source:
+            parts = member.name.split("/")
+            if not member.isfile() or len(parts) != 3:
+                continue
+            key = (parts[0], parts[1])
+            if taken.get(key, 0) < keep[parts[0]]:
+                taken[key] = taken.get(key, 0) + 1
+                target.addfile(member, source.extractfile(member))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(tmp_path_factory) -> Path:
+    """A data dir with a 300-image CIFAR-10 archive (20 training and 10 test images a class), cut from the real one."""
+    return cifar_subset(tmp_path_factory.mktemp("cifar"))
 
 
 TINY_RECIPE = """

@@ -17,13 +17,29 @@ from typing import Any
 
 import tomli_w
 
+from zoo import catalogue
 from zoo.errors import RecipeError
 from zoo.files import write_atomic
 from zoo.models import get_family
 from zoo.schema import build_dataclass, coerce, deepcopy, plain, spec, unknown_key
 
+BACKGROUNDS = {"white": 255.0, "black": 0.0}  # data.background: the 0..255 level a transparent pixel shows
 SECTIONS = ("model", "data", "optimizer", "train", "export")
 TOP_LEVEL_KEYS = ("name", "description") + SECTIONS
+
+
+def check_design(dataset: str, design: str, file: str = "", key: str = "design") -> None:
+    """A catalogued dataset drawn in several designs needs one of them; others take none (a file of the user's may)."""
+    known = catalogue.dataset(dataset)
+    if file or known is None:
+        return
+    names = [d.name for d in known.designs]
+    if names and design not in names:
+        what = f"is '{design}'" if design else "is not set"
+        raise ValueError(f"{key} {what}: dataset '{dataset}' is drawn in the designs {', '.join(names)}; "
+                         f"set data.{key} to one of them")
+    if design and not names:
+        raise ValueError(f"{key} = '{design}', but dataset '{dataset}' has no designs; remove data.{key}")
 
 
 @dataclass(frozen=True)
@@ -38,10 +54,11 @@ class DomainConfig:
     classes: tuple[int, ...] = spec((), help="this domain's labels in the dataset (else data.classes)")
     split: str = spec("", help="split to train on (else data.split)")
     eval_split: str = spec("", help="split for validation, previews and examples (else data.eval_split)")
+    design: str = spec("", help="this domain's design of a dataset drawn in several (else data.design)")
 
     @property
     def is_set(self) -> bool:
-        return bool(self.file or self.classes or self.split or self.eval_split)
+        return bool(self.file or self.classes or self.split or self.eval_split or self.design)
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,10 @@ class DataConfig:
     classes: tuple[int, ...] = spec((), help="keep only these labels (empty keeps all)")
     image_size: tuple[int, int] = spec((28, 28), help="(height, width) the model sees")
     channels: int = spec(1, help="1 for grey, 3 for RGB", choices=(1, 3))
+    design: str = spec("", help="which drawing of a dataset drawn in several (emoji: google or twitter); "
+                                "in an .npz its arrays are <design>_train and <design>_test")
+    background: str = spec("white", help="the colour transparent pixels of RGBA images are composited on",
+                           choices=tuple(BACKGROUNDS))
     value_range: tuple[float, float] = spec((0.0, 1.0), help="pixel range the model sees", choices=((0.0, 1.0), (-1.0, 1.0)))
     resize: str = spec("bilinear", help="how images reach image_size", choices=("bilinear", "nearest", "pad"))
     labels: bool = spec(False, help="yield (images, labels) instead of images")
@@ -96,6 +117,11 @@ class DataConfig:
             raise ValueError(f"rare_class = {self.rare_class} is not among classes {list(self.classes)}, the labels kept")
         if self.domain_a.is_set != self.domain_b.is_set:
             raise ValueError("set both [data.domain_a] and [data.domain_b], or neither")
+        if self.two_domains:
+            for key, domain in (("domain_a", self.domain_a), ("domain_b", self.domain_b)):
+                check_design(self.dataset, domain.design or self.design, domain.file or self.file, f"{key}.design")
+        else:
+            check_design(self.dataset, self.design, self.file)
 
     @property
     def two_domains(self) -> bool:

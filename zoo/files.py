@@ -4,6 +4,7 @@ temporary file.
 A write goes to a temporary name made unique by :func:`tempfile.mkstemp` / :func:`tempfile.mkdtemp` in the target's
 own folder (so the final :func:`os.replace` is a rename on one file system), is flushed to disk, then renamed into
 place. Several processes writing the same target at once each finish with a whole file; the last rename wins.
+What appears has the permissions the process's umask gives a new file or folder (mkstemp alone would give 0600).
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ def sha256(path) -> str:
     return digest.hexdigest()
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask sets it to read it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def check_writable(path, what: str = "output") -> Path:
     """``path`` as a file to (over)write, or a :class:`ZooError` naming the problem (a folder there, no parent)."""
     path = Path(path).expanduser()
@@ -46,6 +61,7 @@ def atomic_path(path, *, what: str = "output"):
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~umask())
     try:
         yield tmp
         with open(tmp, "rb") as fh:
@@ -67,7 +83,9 @@ def temporary_folder(final) -> Path:
     """A new, empty, uniquely named folder beside ``final``, to fill and then :func:`replace_folder` into place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~umask())
+    return tmp
 
 
 def replace_folder(tmp, final) -> Path:

@@ -44,6 +44,7 @@ def domain_configs(cfg: DataConfig) -> tuple[DataConfig, DataConfig] | None:
     def one(domain):
         return dataclasses.replace(cfg, file=domain.file or cfg.file, classes=domain.classes or cfg.classes,
                                    split=domain.split or cfg.split, eval_split=domain.eval_split or cfg.eval_split,
+                                   design=domain.design or cfg.design,
                                    domain_a=DomainConfig(), domain_b=DomainConfig())
 
     return one(cfg.domain_a), one(cfg.domain_b)

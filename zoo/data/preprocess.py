@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from zoo.config import DataConfig
+from zoo.config import BACKGROUNDS, DataConfig
 from zoo.errors import DataError
 
 
@@ -12,7 +12,7 @@ def preprocess(images, cfg: DataConfig) -> tf.Tensor:
     """A batch of pixels (uint8, or float in [0, 255]), (N, H, W) or (N, H, W, C), to what the model sees.
 
     Returns float32 ``(N, *cfg.image_size, cfg.channels)`` in ``cfg.value_range``: channels converted
-    (grey <-> RGB; an alpha channel is dropped), then resized with ``cfg.resize`` ("pad" centre-pads or
+    (grey <-> RGB; RGBA composited on ``cfg.background``), then resized with ``cfg.resize`` ("pad" centre-pads or
     centre-crops without scaling). Works eagerly and inside ``tf.data`` maps.
     """
     x = tf.convert_to_tensor(images)
@@ -23,7 +23,8 @@ def preprocess(images, cfg: DataConfig) -> tf.Tensor:
     x = tf.cast(x, tf.float32)
     channels = x.shape[-1]
     if channels == 4:
-        x = x[..., :3]
+        alpha = x[..., 3:] / 255.0
+        x = x[..., :3] * alpha + BACKGROUNDS[cfg.background] * (1.0 - alpha)
         channels = 3
     if channels not in (1, 3):
         raise DataError(f"images have {channels} channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)")

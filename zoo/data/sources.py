@@ -23,10 +23,10 @@ import tensorflow as tf
 
 from zoo import catalogue
 from zoo.config import DataConfig
+from zoo.data import archives
 from zoo.data.task import binary_labels, check_task, describe_task, has_task, rare_subset
 from zoo.errors import DataError
 
-NPZ_SPLITS = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras.utils.image_dataset_from_directory reads
 # tensorflow-datasets fetches prepared data and mirrors from Google Cloud Storage first.
 NETWORK_CHECK = ("storage.googleapis.com", 443)
@@ -110,19 +110,37 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
         if path.is_dir():
             images, labels, num_classes, _ = load_folder(path, cfg.channels)
             where = f"{path.name} (folder, all images)"  # named inside the data dir: no machine path in artifacts
-        else:
-            images, labels, num_classes = _load_npz_split(path, split)
-            where = f"{path.name} [{split}]"
-        return _in_memory_source(images, labels, num_classes, where, cfg, training)
+            return _in_memory_source(images, labels, num_classes, where, cfg, training)
+        return _local_source(path, split, cfg, training)
+    known = catalogue.dataset(cfg.dataset)
+    local_name = known.local_name if known else f"{cfg.dataset}.npz"
     for folder in dirs:
-        path = folder / f"{cfg.dataset}.npz"
+        path = folder / local_name
         if path.is_file():
-            images, labels, num_classes = _load_npz_split(path, split)
-            return _in_memory_source(images, labels, num_classes, f"{path.name} [{split}]", cfg, training)
+            return _local_source(path, split, cfg, training)
     if has_task(cfg):
-        raise DataError(f"data.positive_classes and data.rare_class apply to data in memory: put {cfg.dataset}.npz "
-                        f"(keras.datasets layout) in one of: {_searched(dirs)}, or set data.file to a .npz or a folder")
+        raise DataError(f"data.positive_classes and data.rare_class apply to data in memory: put {local_name} "
+                        f"in one of: {_searched(dirs)}, or set data.file to a .npz or a folder")
+    if known and not known.tfds:
+        raise DataError(f"dataset '{cfg.dataset}' is not in tensorflow-datasets and {local_name} is in none of the "
+                        f"data dirs ({_searched(dirs)}); pass --data-dir DIR (the folder that holds {local_name}) "
+                        f"or set ZOO_DATA_DIR")
     return _load_tfds(cfg, split, dirs)
+
+
+def _local_source(path: Path, split: str, cfg: DataConfig, training: bool) -> Source:
+    """One split of a local file: an .npz (keras.datasets layout, or ``<design>_<split>`` arrays), or a tar of
+    ``<split>/<class>/<image>`` folders, decoded once into the cache (:mod:`zoo.data.archives`)."""
+    if archives.is_tar(path):
+        cached, _ = archives.decoded(path)
+        images, labels, num_classes = _load_npz_split(cached, split, shown=path.name)
+    else:
+        images, labels, num_classes = _load_npz_split(path, split, design=cfg.design)
+    known = None if cfg.file else catalogue.dataset(cfg.dataset)
+    if known and labels is not None:  # the catalogue's classes, whether or not this split has all of them
+        num_classes = known.num_classes
+    where = f"{path.name} [{f'{cfg.design} ' if cfg.design else ''}{split}]"
+    return _in_memory_source(images, labels, num_classes, where, cfg, training)
 
 
 def _find_file(name: str, dirs) -> Path:
@@ -196,20 +214,30 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return _read_npz(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def _load_npz_split(path: Path, split: str):
-    if split not in NPZ_SPLITS:
-        close = difflib.get_close_matches(split, NPZ_SPLITS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise DataError(f"split '{split}'{hint} is not available in {path}: a .npz has the splits 'train' (x_train) "
-                        f"and 'test' (x_test); set data.split / data.eval_split to one of them")
+def _load_npz_split(path: Path, split: str, design: str = "", shown: str = ""):
+    """(uint8 images, int32 labels or None, number of classes or None) of one split: ``x_<split>``, or
+    ``<design>_<split>`` with a design, and ``y_<split>``. ``shown`` names the file in errors (default: its path)."""
+    shown = shown or str(path)
     arrays = read_npz(path)
-    x_key, y_key = NPZ_SPLITS[split]
+    x_key, y_key = (f"{design}_{split}" if design else f"x_{split}"), f"y_{split}"
     if x_key not in arrays:
-        raise DataError(f"{path} has no '{x_key}' array (it holds: {', '.join(arrays) or 'nothing'}); "
+        prefix = f"{design}_" if design else "x_"
+        splits = [k[len(prefix):] for k in arrays if k.startswith(prefix)]
+        if splits:
+            close = difflib.get_close_matches(split, splits, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise DataError(f"split '{split}'{hint} is not available in {shown}: it has the splits "
+                            f"{', '.join(repr(s) for s in splits)}; set data.split / data.eval_split to one of them")
+        if design:
+            designs = sorted({k.rsplit("_", 1)[0] for k, v in arrays.items()  # image arrays only
+                              if "_" in k and v.ndim >= 3 and not k.startswith(("x_", "y_"))})
+            raise DataError(f"{shown} has no '{x_key}' array: design '{design}' is not in it (designs: "
+                            f"{', '.join(designs) or 'none'}); fix data.design")
+        raise DataError(f"{shown} has no '{x_key}' array (it holds: {', '.join(arrays) or 'nothing'}); "
                         f"a .npz needs the keras.datasets layout: x_train, y_train, x_test, y_test")
-    images = as_uint8(arrays[x_key], f"{path} [{x_key}]")
+    images = as_uint8(arrays[x_key], f"{shown} [{x_key}]")
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
-        raise DataError(f"{path} [{x_key}] has shape {images.shape}; expected images (N, H, W) or (N, H, W, C) "
+        raise DataError(f"{shown} [{x_key}] has shape {images.shape}; expected images (N, H, W) or (N, H, W, C) "
                         f"with C = 1, 3 or 4")
     labels = None
     num_classes = None
@@ -218,10 +246,12 @@ def _load_npz_split(path: Path, split: str):
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
         if raw.ndim != 1 or len(raw) != len(images) or not np.issubdtype(raw.dtype, np.integer):
-            raise DataError(f"{path} [{y_key}] has shape {raw.shape} and dtype {raw.dtype}; expected integer "
+            raise DataError(f"{shown} [{y_key}] has shape {raw.shape} and dtype {raw.dtype}; expected integer "
                             f"labels of shape ({len(images)},) to match {x_key}")
         labels = raw.astype("int32")
         num_classes = int(labels.max()) + 1 if len(labels) else None
+        if "class_names" in arrays:  # a decoded archive knows its classes, present in this split or not
+            num_classes = len(arrays["class_names"])
     return images, labels, num_classes
 
 
