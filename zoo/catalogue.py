@@ -34,6 +34,7 @@ class Dataset:
     local_file: str = ""  # the local copy's file name in the data dirs ("" = <name>.npz, the keras.datasets layout)
     attribution: str = ""  # the credit a card prints for the data (its licence may ask for it)
     designs: tuple[Design, ...] = ()  # drawings to choose from with data.design; each has its own licence
+    paired_designs: bool = False  # row i of every design is the same item: translations have a ground truth
     tfds: bool = True  # whether tensorflow-datasets has it under ``name`` (the fallback for users with internet)
 
     @property
@@ -82,10 +83,10 @@ DATASETS = {d.name: d for d in (
             "per design: Apache-2.0 (Noto) or CC BY 4.0 (Twemoji)",
             ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
              "Activities", "Objects", "Symbols", "Flags", "Component"),
-            "",
+            "classifier-cifar10",  # no emoji classifier: FIDs through the colour network of CIFAR-10
             local="`emoji64.npz` holds 3,786 emoji, 3,388 train and 398 test; the test split holds every variant "
                   "(skin tones) of about one base emoji in ten, so no emoji is in both splits.",
-            local_file="emoji64.npz", tfds=False,
+            local_file="emoji64.npz", tfds=False, paired_designs=True,
             designs=(Design("google", "Google Noto Emoji", "Apache-2.0",
                             "Noto Emoji, Copyright Google Inc., Apache License 2.0, "
                             "https://github.com/googlefonts/noto-emoji"),

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from zoo import catalogue
-from zoo.artifact.figures import (debias_table, grey_level_bernoulli, key_metrics, markdown_table, number, report_figures,
-                                  report_table)
+from zoo.artifact.figures import (debias_table, ground_truth_table, grey_level_bernoulli, key_metrics, markdown_table,
+                                  number, report_figures, report_table)
 from zoo.artifact.store import read_metadata, resolve, update_artifact
 from zoo.models import Capability, families
 
@@ -55,11 +55,18 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
     dataset = meta.get("dataset", {})
     known = catalogue.dataset(dataset.get("name", ""))
     lines = [f"- Dataset: {known.title}, {known.source}" if known else f"- Dataset: {dataset.get('name', '?')}"]
-    if d.get("domain_a") and (d["domain_a"].get("classes") or d["domain_a"].get("file")):
+    def design(name):
+        chosen = known.design(name) if known else None
+        return f"the {chosen.title} design" if chosen else f"design `{name}`"
+
+    if d.get("domain_a") and any(d["domain_a"].get(k) for k in ("classes", "file", "design")):
         for key in ("domain_a", "domain_b"):
             dom = d[key]
-            what = f"classes {list(dom['classes'])}" if dom.get("classes") else f"`{dom.get('file')}`"
+            what = (f"classes {list(dom['classes'])}" if dom.get("classes") else f"`{dom['file']}`" if dom.get("file")
+                    else design(dom["design"]))
             lines.append(f"- {key.replace('_', ' ').capitalize()}: {what}")
+    elif d.get("design"):
+        lines.append(f"- Drawn in {design(d['design'])}")
     lines.append(f"- Trained on: {dataset.get('train', '?')}; evaluated on the `{dataset.get('eval_split', '?')}` split")
     if dataset.get("classes"):
         lines.append(f"- Classes kept: {dataset['classes']}")
@@ -81,7 +88,7 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
         prep += ("; grey levels kept, scored by the Bernoulli cross-entropy, so likelihoods (NLL) are "
                  "cross-entropies, not densities of grey levels")
     lines.append(prep)
-    if known and known.local and ".npz" in str(dataset.get("train", "")):
+    if known and known.local and known.local_name in str(dataset.get("train", "")):
         lines.append(f"- The local copy: {known.local}")
     return lines
 
@@ -135,6 +142,11 @@ def _evaluation_section(meta: dict, report: dict | None) -> list[str]:
         lines += [""] + markdown_table(header, rows)
     for section, values in report_figures(report).items():
         lines += ["", f"{section.capitalize()}: " + ", ".join(f"{k} {number(v, 6)}" for k, v in values.items())]
+    if report.get("ground_truth"):
+        lines += ["", "Each test translation against its true counterpart in the other design (the pairing is never "
+                      "seen in training); L1 on the 0..1 pixel range, lower is closer; SSIM, higher is closer. The "
+                      "untranslated input is the baseline a translation must beat:", "",
+                  *markdown_table(*ground_truth_table(report))]
     lines += _latent_comparison(meta, report)
     lines += ["", *[f"Note: {note}" for note in report.get("notes", [])]]
     return lines
@@ -272,10 +284,24 @@ def _limitations(meta: dict, recipe: dict) -> list[str]:
     return [f"- {item}" for item in items]
 
 
-def _licence(meta: dict) -> list[str]:
+def _designs(recipe: dict) -> list[str]:
+    """The designs a recipe's data is drawn in: data.design, or each domain's (once each, in order)."""
+    d = recipe.get("data", {})
+    named = [d.get(key, {}).get("design") or d.get("design", "") for key in ("domain_a", "domain_b")] \
+        if d.get("domain_a", {}).get("design") else [d.get("design", "")]
+    return list(dict.fromkeys(name for name in named if name)) or [""]
+
+
+def _licence(meta: dict, recipe: dict) -> list[str]:
     known = catalogue.dataset(meta.get("dataset", {}).get("name", ""))
-    data = f"{known.title}, {known.licence}" if known else "your own data: its licence applies to what the model learned from it"
-    return [f"- Training data: {data}.",
+    if not known:
+        lines = ["- Training data: your own data: its licence applies to what the model learned from it."]
+    else:
+        lines = []
+        for design in _designs(recipe):
+            title, licence, attribution = known.terms(design)
+            lines.append(f"- Training data: {title}, {licence}." + (f" Attribution: {attribution}" if attribution else ""))
+    return [*lines,
             f"- Code and weights: {catalogue.PROJECT_LICENCE}, the project's licence; the data's terms still apply to "
             "redistributing what the model generates from it."]
 
@@ -386,7 +412,7 @@ def from_metadata(meta: dict, report: dict | None = None) -> str:
              "## Export parity", "", *_parity_section(meta), "",
              *(["## Smaller variants", "", *_variants_section(meta), ""] if meta.get("variants") else []),
              "## Limitations", "", *_limitations(meta, recipe), "",
-             "## Licence", "", *_licence(meta), ""]
+             "## Licence", "", *_licence(meta, recipe), ""]
     text = "\n".join(lines)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -41,6 +41,17 @@ def report_figures(report: dict) -> dict[str, dict[str, float]]:
     return {section: {k: v for k, v in report[section].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             for section in ("likelihood", "latent", "reconstruction", "cycle", "classification", "groups")
             if section in report}
+
+
+def ground_truth_table(report: dict) -> tuple[list[str], list[list[str]]]:
+    """Translations against their true counterparts (paired designs), beside the untranslated input: (header, cells)."""
+    header = ["direction", "L1, translated", "L1, untranslated input", "SSIM, translated", "SSIM, untranslated input"]
+    rows = [[direction, number(scores["translated"]["l1"]), number(scores["untranslated"]["l1"]),
+             number(scores["translated"]["ssim"]), number(scores["untranslated"]["ssim"])]
+            for direction, scores in report.get("ground_truth", {}).items()]
+    return header, rows
+
+
 DEBIAS_FIGURES = ("overall_accuracy", "rare_accuracy", "worst_group_accuracy")  # benchmarks/debias.py, per run
 
 

@@ -1,0 +1,41 @@
+"""Every family trains on colour: RGB images (a 300-image cut of the real CIFAR-10 archive) and RGBA images (the
+emoji, composited on white), through the real data pipeline and train step, with finite losses."""
+
+import math
+
+import pytest
+
+from test_distributed import CASES, RECIPES, TINY_TRAIN
+from zoo.config import load_recipe
+from zoo.train import train
+
+EXTRA = {  # families the distribution test has no case for, and what makes them tiny
+    "guided_ddpm": ("ddpm_cfg_fashion_mnist.toml", CASES["ddpm"][1]),
+    "dbvae": ("dbvae_fashion_mnist.toml", ["model.latent_dim=4", "model.filters=[8, 16]", "data.rare_class=-1",
+                                           "data.rare_keep=1.0", "data.positive_classes=[0, 1]"]),
+}
+FAMILIES = {**CASES, **EXTRA}
+COLOUR = ['data.file=""', "data.image_size=[32, 32]", "data.channels=3", 'data.resize="bilinear"', "data.classes=[]"]
+DATA = {  # (overrides, the translation domains' overrides)
+    "rgb": (['data.dataset="cifar10"'], ["data.domain_a.classes=[1]", "data.domain_b.classes=[9]"]),
+    "rgba": (['data.dataset="emoji"', 'data.design="google"'],
+             ['data.domain_a.design="google"', 'data.domain_b.design="twitter"', 'data.design=""']),
+}
+
+
+@pytest.mark.parametrize("pixels", sorted(DATA))
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_trains_on_rgb_and_rgba_images(family, pixels, tmp_path, data_dir, cifar_dir):
+    recipe_file, tiny = FAMILIES[family]
+    dataset, domains = DATA[pixels]
+    overrides = [*TINY_TRAIN, "train.steps_per_epoch=2", *tiny, *COLOUR, *dataset]
+    if family == "cyclegan":
+        overrides += ["data.domain_a.classes=[]", "data.domain_b.classes=[]", *domains]
+    if family in ("ddpm", "guided_ddpm"):
+        overrides.append("model.attention_resolutions=[16]")
+    recipe = load_recipe(RECIPES / recipe_file, overrides=overrides)
+    result = train(recipe, tmp_path / "run", data_dir=cifar_dir if pixels == "rgb" else data_dir, export=False,
+                   verbose=0)
+    last = result.history[-1]
+    losses = {k: v for k, v in last.items() if "loss" in k}
+    assert losses and all(math.isfinite(v) for v in losses.values()), last
