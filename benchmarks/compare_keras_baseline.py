@@ -2,8 +2,10 @@
 
     python benchmarks/compare_keras_baseline.py                      # every family, about 15 minutes
     python benchmarks/compare_keras_baseline.py --families dcgan,ddpm --passes 5
+    python benchmarks/compare_keras_baseline.py --families ddpm-cfg-cifar10,cgan-cifar10,cyclegan-emoji --skip-onnx
 
-For each family with a shipped model, the recipe's model is trained two ways on the same batches:
+For each family with a shipped model (and each colour recipe, named by its model), the recipe's model is trained
+two ways on the same batches:
 
 * **zoo**: ``zoo.train.build_model`` and ``fit``, as ``zoo train`` runs it (what ``import zoo``
   sets up, e.g. oneDNN, and the recipe's settings: op determinism, XLA and thread pools where the recipe asks);
@@ -34,11 +36,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = {  # family -> the recipe of its shipped model
+RECIPES = {  # benchmark case -> its recipe: a family's first shipped model, then the colour recipes by model name
     "autoencoder": "ae_fashion_mnist", "vae": "vae_fashion_mnist", "cvae": "cvae_mnist",
     "dcgan": "dcgan_fashion_mnist", "cgan": "cgan_mnist", "wgan_gp": "wgan_gp_fashion_mnist",
     "cyclegan": "cyclegan_sneaker2boot", "ddpm": "ddpm_fashion_mnist",
+    "ddpm-cfg-cifar10": "ddpm_cfg_cifar10", "cgan-cifar10": "cgan_cifar10", "cyclegan-emoji": "cyclegan_emoji",
 }
+DIFFUSION = ("ddpm", "guided_ddpm")
 ONNX_ARTIFACTS = ("ae-fashion-mnist", "vae-fashion-mnist", "cvae-mnist", "dcgan-fashion-mnist", "cgan-mnist",
                   "wgan-gp-fashion-mnist", "cyclegan-sneaker2boot", "ddpm-fashion-mnist")
 
@@ -60,10 +64,11 @@ class Worker:
 
     # ------------------------------------------------------------ building
 
-    def _recipe(self, family):
+    def _recipe(self, case, precision=None):
         from zoo.config import load_recipe
 
-        return load_recipe(ROOT / "recipes" / f"{RECIPES[family]}.toml")
+        overrides = [f"train.precision={json.dumps(precision)}"] if precision else []
+        return load_recipe(ROOT / "recipes" / f"{RECIPES[case]}.toml", overrides=overrides)
 
     def _batch(self, recipe, model_two_domains: bool, labelled: bool):
         np = self.np
@@ -77,14 +82,16 @@ class Worker:
             return (images, rng.integers(0, 10, shape[0]).astype("int32"))
         return images
 
-    def build(self, family: str) -> dict:
-        if family in self.models:
-            return {"parameters": self.models[family][1]}
+    def build(self, case: str, precision: str | None = None) -> dict:
+        """Build a case's model once: the zoo's as the recipe says (``precision`` overriding its train.precision),
+        the baseline in float32."""
+        if case in self.models:
+            return {"parameters": self.models[case][1]}
         from zoo import runtime
         from zoo.models import get_family
         from zoo.train import build_model
 
-        recipe = self._recipe(family)
+        recipe = self._recipe(case, precision if self.side == "zoo" else "float32")
         if self.side == "zoo":
             runtime.configure(recipe.train)
             model = build_model(recipe, steps_per_epoch=1000)
@@ -92,13 +99,13 @@ class Worker:
         else:
             self.keras.utils.set_random_seed(recipe.train.seed)
             zoo_model = get_family(recipe.family).from_recipe(recipe)  # only for its networks
-            model = self._baseline(family, recipe, zoo_model)
+            model = self._baseline(recipe.family, recipe, zoo_model)
             parameters = int(sum(self.np.prod(v.shape) for v in model.trainable_variables))
-        batch = self._batch(recipe, family == "cyclegan", bool(recipe.data.labels))
-        self.models[family] = (model, parameters, recipe)
-        self.batches[family] = self.tf.data.Dataset.from_tensors(batch).repeat()
-        return {"parameters": parameters, "batch_size": recipe.train.batch_size,
-                "jit_compile": bool(getattr(model, "jit_compile", False))}
+        batch = self._batch(recipe, recipe.family == "cyclegan", bool(recipe.data.labels))
+        self.models[case] = (model, parameters, recipe)
+        self.batches[case] = self.tf.data.Dataset.from_tensors(batch).repeat()
+        return {"parameters": parameters, "batch_size": recipe.train.batch_size, "family": recipe.family,
+                "precision": recipe.train.precision, "jit_compile": bool(getattr(model, "jit_compile", False))}
 
     def _baseline(self, family, recipe, zoo_model):
         import keras_baselines as kb
@@ -126,32 +133,33 @@ class Worker:
             model = kb.CycleGAN(net(zoo_model.generator_a2b), net(zoo_model.generator_b2a),
                                 net(zoo_model.discriminator_a), net(zoo_model.discriminator_b),
                                 lambda_cycle=m.cycle_weight, lambda_identity=m.identity_weight)
-        elif family == "ddpm":
+        elif family in DIFFUSION:
             model = kb.DiffusionModel(net(zoo_model.network), net(zoo_model.ema_network),
-                                      zoo_model.noise_schedule.alphas_cumprod, ema=m.ema_decay)
+                                      zoo_model.noise_schedule.alphas_cumprod, ema=m.ema_decay,
+                                      num_classes=getattr(m, "num_classes", 0), cond_drop=getattr(m, "cond_drop", 0.0))
         else:
             raise ValueError(family)
-        if family in ("autoencoder", "vae", "cvae", "ddpm"):
+        if family in ("autoencoder", "vae", "cvae", *DIFFUSION):
             model.compile(optimizer=adam(), jit_compile=False)  # Keras' "auto" would be XLA on TensorFlow
         elif family == "cyclegan":
             model.compile(adam("generator"), adam("discriminator"))
         else:
             model.compile(adam("discriminator"), adam("generator"))
-        if family == "ddpm":
-            self.ddpm_twin = zoo_model
+        if family == "ddpm" and recipe.name == "ddpm-fashion-mnist":
+            self.ddpm_twin = zoo_model  # the sampling comparison's
         return model
 
     # ------------------------------------------------------------ timing
 
-    def train(self, family: str, steps: int) -> dict:
+    def train(self, case: str, steps: int) -> dict:
         """``fit`` over ``steps`` batches, timed from its first step to its last (``on_train_begin`` to
         ``on_train_end``): tearing down the input iterator after that sometimes waits 1.3-5 s here, which a
         real run pays once and a timed pass must not."""
         import keras_baselines as kb
 
-        model, _, recipe = self.models[family]
+        model, _, recipe = self.models[case]
         clock = kb.Stopwatch()
-        model.fit(self.batches[family], epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock])
+        model.fit(self.batches[case], epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock])
         return {"seconds": clock.seconds, "images": steps * recipe.train.batch_size}
 
     def sample(self, sampler: str, steps: int, batch: int) -> dict:
@@ -169,14 +177,16 @@ class Worker:
                                     ddpm_betas=schedule.betas if sampler == "ddpm" else None)
         return {"seconds": time.perf_counter() - began, "images": batch}
 
-    def train_flops(self, family: str) -> dict:
-        """Forward FLOPs of the DDPM network at the training batch (TensorFlow's profiler), times 3 for a step."""
+    def train_flops(self, case: str) -> dict:
+        """Forward FLOPs of a diffusion network at the training batch (TensorFlow's profiler), times 3 for a step."""
         tf = self.tf
-        model, _, recipe = self.models[family]
+        model, _, recipe = self.models[case]
         network = model.network
         shape = (recipe.train.batch_size, *recipe.data.image_size, recipe.data.channels)
-        concrete = tf.function(lambda x, t: network([x, t], training=False)).get_concrete_function(
-            tf.TensorSpec(shape, tf.float32), tf.TensorSpec(shape[:1], tf.int32))
+        specs = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec(shape[:1], tf.int32)]
+        if recipe.family == "guided_ddpm":
+            specs.append(tf.TensorSpec(shape[:1], tf.int32))
+        concrete = tf.function(lambda *inputs: network(list(inputs), training=False)).get_concrete_function(*specs)
         options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
         options["output"] = "none"
         forward = tf.compat.v1.profiler.profile(graph=concrete.graph, options=options).total_float_ops
@@ -326,7 +336,7 @@ def alternate(zoo: Side, keras: Side, passes: int, op: str, **kwargs) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", choices=("zoo", "keras"), help=argparse.SUPPRESS)
-    parser.add_argument("--families", default=",".join(RECIPES), help="comma-separated (default: all eight)")
+    parser.add_argument("--families", default=",".join(RECIPES), help="comma-separated cases (default: all)")
     parser.add_argument("--passes", type=int, default=3, help="alternating timed passes per side (median reported)")
     parser.add_argument("--seconds", type=float, default=6.0, help="about how long one training pass takes")
     parser.add_argument("--sample-batch", type=int, default=8, help="images per DDPM sampling call")
@@ -335,6 +345,8 @@ def main() -> None:
     parser.add_argument("--keras-onednn", choices=("default", "off", "on"), default="default",
                         help="oneDNN in the baseline's worker: TensorFlow's default for this CPU (on with AVX-512, "
                              "off without), or forced; 'off' shows what a CPU without AVX-512 gets by default")
+    parser.add_argument("--zoo-precision", choices=("float32", "mixed_bfloat16"),
+                        help="the zoo side's train.precision (default: each recipe's; the baseline is float32)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     if args.worker:
@@ -348,47 +360,49 @@ def main() -> None:
 
     import platform
 
-    # The zoo gets a worker per family: a recipe's settings such as its thread pools are process-wide and fixed
-    # when TensorFlow starts. The baseline keeps TensorFlow's defaults, so one worker serves every family.
+    # The zoo gets a worker per case: a recipe's settings such as its thread pools are process-wide and fixed
+    # when TensorFlow starts. The baseline keeps TensorFlow's defaults, so one worker serves every case.
     zoos, keras = {}, Side("keras", args.keras_onednn)
     result = {"benchmark": "compare_keras_baseline", "date": time.strftime("%Y-%m-%d"),
               "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                           "system": platform.system()},
-              "cpu": cpu_model(), "keras_onednn_setting": args.keras_onednn, "passes": args.passes, "train": {}, "sampling": {}, "onnx": [], "flops": {}}
+              "cpu": cpu_model(), "keras_onednn_setting": args.keras_onednn, "passes": args.passes,
+              "zoo_precision": args.zoo_precision or "the recipe's", "train": {}, "sampling": {}, "onnx": [],
+              "flops": {}}
     try:
         for family in families:
             zoo = zoos[family] = Side("zoo")
-            z, k = zoo.ask("build", family=family), keras.ask("build", family=family)
+            z, k = zoo.ask("build", case=family, precision=args.zoo_precision), keras.ask("build", case=family)
             if z["parameters"] != k["parameters"]:
                 raise SystemExit(f"{family}: the zoo model has {z['parameters']:,} trainable parameters and the "
                                  f"baseline {k['parameters']:,}; the architectures differ")
             result["onednn"] = {"zoo": zoo.onednn(), "keras": keras.onednn()}
             for side in (zoo, keras):
-                side.ask("train", family=family, steps=2)  # trace
-            rate = 3 / keras.ask("train", family=family, steps=3)["seconds"]
-            zoo.ask("train", family=family, steps=3)
+                side.ask("train", case=family, steps=2)  # trace
+            rate = 3 / keras.ask("train", case=family, steps=3)["seconds"]
+            zoo.ask("train", case=family, steps=3)
             steps = max(3, round(rate * args.seconds))
-            row = alternate(zoo, keras, args.passes, "train", family=family, steps=steps)
+            row = alternate(zoo, keras, args.passes, "train", case=family, steps=steps)
             row.update(recipe=RECIPES[family], batch_size=z["batch_size"], parameters=z["parameters"], steps=steps,
-                       zoo_jit_compile=z["jit_compile"])
+                       zoo_jit_compile=z["jit_compile"], zoo_precision=z["precision"])
             result["train"][family] = row
             print(f"# {family}: {row['speedup']:.2f}x", file=sys.stderr)
-        if "ddpm" in families:
+            if z["family"] in DIFFUSION:
+                flops = zoo.ask("train_flops", case=family)
+                peaks = {"zoo": zoo.ask("matmul_peak")["gflops"], "keras": keras.ask("matmul_peak")["gflops"]}
+                achieved = {name: flops["train_step_flops"] * row[name]["images_per_second"] / row["batch_size"] / 1e9
+                            for name in ("zoo", "keras")}
+                result["flops"][family] = {
+                    **flops, "achieved_gflops": achieved, "matmul_peak_gflops": peaks,
+                    "fraction_of_peak": {n: achieved[n] / max(peaks.values()) for n in achieved},
+                    "note": "train step = 3 x forward FLOPs; peak = the faster worker's 1024^3 float32 matmul"}
+        if "ddpm" in families and not args.skip_sampling:
             zoo = zoos["ddpm"]
-            flops = zoo.ask("train_flops", family="ddpm")
-            peaks = {"zoo": zoo.ask("matmul_peak")["gflops"], "keras": keras.ask("matmul_peak")["gflops"]}
-            row = result["train"]["ddpm"]
-            achieved = {name: flops["train_step_flops"] * row[name]["images_per_second"] / row["batch_size"] / 1e9
-                        for name in ("zoo", "keras")}
-            result["flops"] = {**flops, "achieved_gflops": achieved, "matmul_peak_gflops": peaks,
-                               "fraction_of_peak": {n: achieved[n] / max(peaks.values()) for n in achieved},
-                               "note": "train step = 3 x forward FLOPs; peak = the faster worker's 1024^3 float32 matmul"}
-            if not args.skip_sampling:
-                for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
-                    for side in (zoo, keras):
-                        side.ask("sample", sampler=sampler, steps=steps, batch=2)  # trace and compile
-                    result["sampling"][f"{sampler}_{steps}"] = alternate(zoo, keras, args.passes, "sample",
-                                                                         sampler=sampler, steps=steps, batch=args.sample_batch)
+            for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
+                for side in (zoo, keras):
+                    side.ask("sample", sampler=sampler, steps=steps, batch=2)  # trace and compile
+                result["sampling"][f"{sampler}_{steps}"] = alternate(zoo, keras, args.passes, "sample",
+                                                                     sampler=sampler, steps=steps, batch=args.sample_batch)
         if not args.skip_onnx:
             zoo = zoos.setdefault("onnx", Side("zoo"))
             for name in ONNX_ARTIFACTS:
@@ -432,14 +446,13 @@ def print_tables(result: dict) -> None:
     print(f"\nTraining, img/s (median of {result['passes']} alternating passes; {result['date']}, "
           f"{cpu['model']} ({', '.join(cpu['flags'])}), {result['machine']['cpu_count']} cores; oneDNN: "
           f"zoo {'on' if result['onednn']['zoo'] else 'off'}, keras {'on' if result['onednn']['keras'] else 'off'})")
-    print("| family | recipe | batch | parameters | keras img/s | zoo img/s | zoo / keras |")
-    print("|---|---|---|---|---|---|---|")
+    print("| family | recipe | batch | parameters | zoo precision | keras img/s | zoo img/s | zoo / keras |")
+    print("|---|---|---|---|---|---|---|---|")
     for family, r in result["train"].items():
-        print(f"| {family} | {r['recipe']} | {r['batch_size']} | {r['parameters']:,} | "
+        print(f"| {family} | {r['recipe']} | {r['batch_size']} | {r['parameters']:,} | {r.get('zoo_precision', '')} | "
               f"{r['keras']['images_per_second']:,.0f} | {r['zoo']['images_per_second']:,.0f} | {r['speedup']:.2f}x |")
-    if result["flops"]:
-        f = result["flops"]
-        print(f"\nDDPM train step: {f['train_step_flops'] / 1e9:.2f} GFLOP; achieved zoo "
+    for case, f in result["flops"].items():
+        print(f"\n{case} train step: {f['train_step_flops'] / 1e9:.2f} GFLOP; achieved zoo "
               f"{f['achieved_gflops']['zoo']:.1f} GFLOP/s ({100 * f['fraction_of_peak']['zoo']:.0f}% of peak), keras "
               f"{f['achieved_gflops']['keras']:.1f} ({100 * f['fraction_of_peak']['keras']:.0f}%); float32 matmul peak "
               f"zoo worker {f['matmul_peak_gflops']['zoo']:.1f}, keras worker {f['matmul_peak_gflops']['keras']:.1f} GFLOP/s")

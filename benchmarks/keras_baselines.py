@@ -249,11 +249,14 @@ class CycleGAN(keras.Model):
 
 
 class DiffusionModel(keras.Model):
-    """keras.io's DDPM: noise at a uniform timestep, the network regresses it (MSE), then an EMA of the weights."""
+    """keras.io's DDPM: noise at a uniform timestep, the network regresses it (MSE), then an EMA of the weights.
+    With ``num_classes`` the network also takes labels, each replaced by the null label ``num_classes`` with
+    probability ``cond_drop`` (classifier-free guidance's training, Ho & Salimans 2022)."""
 
-    def __init__(self, network, ema_network, alphas_cumprod, *, ema=0.999):
+    def __init__(self, network, ema_network, alphas_cumprod, *, ema=0.999, num_classes=0, cond_drop=0.1):
         super().__init__()
         self.network, self.ema_network, self.ema = network, ema_network, ema
+        self.num_classes, self.cond_drop = num_classes, cond_drop
         self.timesteps = len(alphas_cumprod)
         self.sqrt_alphas_cumprod = tf.constant(np.sqrt(alphas_cumprod), tf.float32)
         self.sqrt_one_minus_alphas_cumprod = tf.constant(np.sqrt(1.0 - alphas_cumprod), tf.float32)
@@ -263,14 +266,19 @@ class DiffusionModel(keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
-    def train_step(self, images):
+    def train_step(self, data):
+        images, labels = data if self.num_classes else (data, None)
         batch_size = tf.shape(images)[0]
         t = tf.random.uniform((batch_size,), minval=0, maxval=self.timesteps, dtype=tf.int32)
         noise = tf.random.normal(tf.shape(images))
         at = lambda table: tf.reshape(tf.gather(table, t), (-1, 1, 1, 1))  # noqa: E731
+        inputs = []
+        if self.num_classes:
+            dropped = tf.random.uniform((batch_size,)) < self.cond_drop
+            inputs = [tf.where(dropped, self.num_classes, tf.cast(labels, tf.int32))]
         with tf.GradientTape() as tape:
             images_t = at(self.sqrt_alphas_cumprod) * images + at(self.sqrt_one_minus_alphas_cumprod) * noise
-            pred_noise = self.network([images_t, t], training=True)
+            pred_noise = self.network([images_t, t, *inputs], training=True)
             loss = tf.reduce_mean(tf.square(noise - pred_noise))
         gradients = tape.gradient(loss, self.network.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.network.trainable_weights))

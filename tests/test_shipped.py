@@ -39,7 +39,7 @@ def test_the_zoo_ships_every_promised_model():
 
 def test_exported_folder_stays_small():
     total = sum(p.stat().st_size for p in EXPORTED.rglob("*") if p.is_file())
-    assert total < 200 * 2**20, f"exported/ holds {total / 2**20:.0f} MB; the limit is 200 MB"
+    assert total < 320 * 2**20, f"exported/ holds {total / 2**20:.0f} MB; the limit is 320 MB (issue 38)"
 
 
 @pytest.mark.parametrize("folder", ARTIFACTS, ids=lambda p: p.name)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from zoo import catalogue
 from zoo.artifact.figures import key_metrics
-from zoo.artifact.store import METADATA, read_metadata
+from zoo.artifact.store import METADATA, listing_order, read_metadata
 from zoo.files import write_atomic
 from zoo.models import Capability, get_family
 
@@ -63,8 +63,8 @@ def write_index(root) -> tuple[Path, list[str]]:
     path and the names whose metadata was updated."""
     root = Path(root)
     models, updated = [], []
-    for meta_path in sorted(root.glob(f"*/{METADATA}")):
-        folder = meta_path.parent
+    for folder in listing_order({p.parent.name: p.parent for p in root.glob(f"*/{METADATA}")}).values():
+        meta_path = folder / METADATA
         meta = read_metadata(folder)
         if "capabilities" not in meta or "labels" not in meta:
             meta.update(_describe_folder(folder, meta))

@@ -56,7 +56,21 @@ def available(zoo_dir=None) -> dict[str, Path]:
             for folder in sorted(root.iterdir()):
                 if (folder / METADATA).is_file() and folder.name not in found:
                     found[folder.name] = folder
-    return found
+    return listing_order(found)
+
+
+def listing_order(folders: dict[str, Path]) -> dict[str, Path]:
+    """Artifacts in the order users see them (``zoo list``, the README's table, ``index.json`` and so the web demo):
+    colour models first, then grey ones, each by name."""
+    def key(item):
+        name, folder = item
+        try:
+            channels = read_metadata(folder).get("recipe", {}).get("data", {}).get("channels", 1)
+        except ArtifactError:  # listed all the same; opening it will say what is wrong
+            channels = 1
+        return (channels == 1, name)
+
+    return dict(sorted(folders.items(), key=key))
 
 
 def resolve(name_or_path, zoo_dir=None) -> Path:
