@@ -1,11 +1,13 @@
 """Every family trains on colour: RGB images (a 300-image cut of the real CIFAR-10 archive) and RGBA images (the
-emoji, composited on white), through the real data pipeline and train step, with finite losses."""
+emoji, composited on white), through the real data pipeline and train step, with finite losses; colour artifacts
+export with every format matching Keras, and their cards credit the data."""
 
 import math
 
 import pytest
 
 from test_distributed import CASES, RECIPES, TINY_TRAIN
+from zoo.artifact.store import read_metadata
 from zoo.config import load_recipe
 from zoo.train import train
 
@@ -39,3 +41,36 @@ def test_every_family_trains_on_rgb_and_rgba_images(family, pixels, tmp_path, da
     last = result.history[-1]
     losses = {k: v for k, v in last.items() if "loss" in k}
     assert losses and all(math.isfinite(v) for v in losses.values()), last
+
+
+EXPORTS = {  # family -> the data its tiny colour artifact is trained on
+    "guided_ddpm": "rgb",
+    "cgan": "rgb",
+    "cyclegan": "rgba",
+}
+
+
+@pytest.mark.parametrize("family", sorted(EXPORTS))
+def test_colour_artifacts_match_keras_in_every_format_and_credit_their_data(family, tmp_path, data_dir, cifar_dir):
+    pixels = EXPORTS[family]
+    recipe_file, tiny = FAMILIES[family]
+    dataset, domains = DATA[pixels]
+    overrides = [*TINY_TRAIN, "train.steps_per_epoch=2", *tiny, *COLOUR, *dataset,
+                 'export.formats=["keras", "saved_model", "onnx"]', "export.variants=[]"]
+    if family == "cyclegan":
+        overrides += ["data.domain_a.classes=[]", "data.domain_b.classes=[]", *domains]
+    if family == "guided_ddpm":
+        overrides += ["model.attention_resolutions=[16]"]
+    recipe = load_recipe(RECIPES / recipe_file, overrides=overrides)
+    result = train(recipe, tmp_path / "run", data_dir=cifar_dir if pixels == "rgb" else data_dir, verbose=0)
+    meta = read_metadata(result.export_dir)
+    assert meta["parity"]["max_abs_diff"] <= recipe.export.tolerance
+    assert set(meta["parity"]["by_format"]) == {"keras", "saved_model", "onnx"}
+    shapes = [t["shape"] for e in meta["endpoints"] for t in e["inputs"] + e["outputs"] if t.get("kind") == "image"]
+    assert shapes and all(shape[-1] == 3 and set(shape[1:3]) <= {32, None} for shape in shapes)
+    card = (result.export_dir / "README.md").read_text()
+    if pixels == "rgb":
+        assert "CIFAR-10" in card and "Krizhevsky" in card and "JPEG" in card  # the lossy local copy is named
+    else:
+        assert "Twemoji graphics Copyright Twitter, Inc. and other contributors, licensed under CC BY 4.0" in card
+        assert "Noto Emoji" in card and "Apache-2.0" in card
