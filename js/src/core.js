@@ -11,6 +11,9 @@
 import { checkGuidance, guidedDenoiser, reverseProcess, readSchedule } from "./diffusion.js";
 import { ZooError } from "./errors.js";
 import { fromRGBA, toRGBA } from "./images.js";
+
+/** The 0..255 level a transparent pixel shows, by the recipe's data.background (zoo/config.py's BACKGROUNDS). */
+const BACKGROUNDS = { white: 255, black: 0 };
 import { parseNpz } from "./npy.js";
 import { categorical, standardNormal } from "./random.js";
 
@@ -259,7 +262,8 @@ export class ZooModel {
     const [height, width, channels] = info.shape.slice(1);
     const wrong = pictures.find((p) => (height && p.height !== height) || (width && p.width !== width));
     if (wrong) throw new ZooError(`${this.name}.${endpointName} takes ${width}x${height} pictures, got ${wrong.width}x${wrong.height}: resize first`);
-    return fromRGBA(pictures, { channels, valueRange: info.value_range ?? [0, 1] });
+    const background = BACKGROUNDS[this.metadata.recipe?.data?.background ?? "white"] ?? 255;
+    return fromRGBA(pictures, { channels, valueRange: info.value_range ?? [0, 1], background });
   }
 
   /**

@@ -47,11 +47,15 @@ export function grid(pictures, { columns = Math.ceil(Math.sqrt(pictures.length))
 }
 
 /**
- * An NHWC float32 batch from RGBA pictures already at the model's size, scaled into `valueRange`. Grey models take
- * the luma (ITU-R 601, as PIL's "L" and TensorFlow's rgb_to_grayscale do).
+ * An NHWC float32 batch from RGBA pictures already at the model's size, scaled into `valueRange`. Transparent pixels
+ * are composited on `background` (a 0..255 level, white by default), as the zoo's Python preprocessing does. Grey
+ * models take the luma (ITU-R 601, as PIL's "L" and TensorFlow's rgb_to_grayscale do).
  */
-export function fromRGBA(pictures, { channels = 1, valueRange = [0, 1] } = {}) {
+export function fromRGBA(pictures, { channels = 1, valueRange = [0, 1], background = 255 } = {}) {
   if (!pictures.length) throw new ZooError("fromRGBA needs at least one picture");
+  if (!Number.isFinite(background) || background < 0 || background > 255) {
+    throw new ZooError(`background must be a level in [0, 255], got ${background}`);
+  }
   const { width, height } = pictures[0];
   const [lo, hi] = valueRange;
   const data = new Float32Array(pictures.length * width * height * channels);
@@ -60,7 +64,8 @@ export function fromRGBA(pictures, { channels = 1, valueRange = [0, 1] } = {}) {
       throw new ZooError(`picture ${k} is ${picture.width}x${picture.height}, the first is ${width}x${height}: resize them to one size`);
     }
     for (let p = 0; p < width * height; p++) {
-      const [r, g, b] = picture.data.subarray(p * 4, p * 4 + 3);
+      const alpha = picture.data[p * 4 + 3] / 255;
+      const [r, g, b] = [0, 1, 2].map((c) => picture.data[p * 4 + c] * alpha + background * (1 - alpha));
       const out = (k * width * height + p) * channels;
       if (channels === 1) data[out] = lo + ((0.299 * r + 0.587 * g + 0.114 * b) / 255) * (hi - lo);
       else for (let c = 0; c < 3; c++) data[out + c] = lo + ([r, g, b][c] / 255) * (hi - lo);

@@ -28,6 +28,18 @@ test("pixels follow the metadata's post-processing, and back", () => {
   assert.throws(() => fromRGBA([picture, { width: 3, height: 2, data: new Uint8ClampedArray(24) }]), /picture 1 is 3x2, the first is 2x2/);
 });
 
+test("transparent pixels are composited on the background, as in Python", () => {
+  // one pixel: red, half transparent; one fully transparent black; one opaque green
+  const picture = { width: 3, height: 1, data: new Uint8ClampedArray([255, 0, 0, 128, 0, 0, 0, 0, 0, 255, 0, 255]) };
+  const white = fromRGBA([picture], { channels: 3, valueRange: [0, 1] });
+  const a = 128 / 255;
+  const expected = [1, 1 - a, 1 - a, 1, 1, 1, 0, 1, 0];
+  white.data.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `value ${i}: ${v}, expected ${expected[i]}`));
+  const black = fromRGBA([picture], { channels: 3, valueRange: [0, 1], background: 0 });
+  assert.deepEqual(Array.from(black.data.slice(3, 6)), [0, 0, 0]);
+  assert.throws(() => fromRGBA([picture], { background: Number.NaN }), /background must be a level in \[0, 255\]/);
+});
+
 test("a grid places each picture and pads with the background", () => {
   const pictures = toRGBA({ data: new Float32Array(5 * 4).fill(0), dims: [5, 2, 2, 1] }); // black 2x2 pictures
   const sheet = grid(pictures, { columns: 3, padding: 1 });
