@@ -144,3 +144,18 @@ def test_catalogue_gives_each_design_its_licence_and_attribution():
     cifar = catalogue.dataset("cifar10")
     assert cifar.local_name == "cifar10-jpeg.tar.gz" and "Krizhevsky" in cifar.terms()[2]
     assert cifar.features == "classifier-cifar10"
+
+
+def test_an_archive_named_as_cifar10_must_have_its_classes(cifar_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    other = tmp_path / "other"
+    other.mkdir()
+    with tarfile.open(cifar_dir / "cifar10-jpeg.tar.gz") as source, \
+            tarfile.open(other / "cifar10-jpeg.tar.gz", "w:gz") as target:
+        for member in source:
+            if member.isfile() and "/cat/" in member.name:
+                content = source.extractfile(member).read()
+                member.name = member.name.replace("/cat/", "/kitten/")
+                target.addfile(member, io.BytesIO(content))
+    with pytest.raises(DataError, match="class folders .*kitten.*; dataset 'cifar10' has the classes airplane"):
+        data.load_split(CIFAR, "train", other)

@@ -131,12 +131,17 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> Source:
 def _local_source(path: Path, split: str, cfg: DataConfig, training: bool) -> Source:
     """One split of a local file: an .npz (keras.datasets layout, or ``<design>_<split>`` arrays), or a tar of
     ``<split>/<class>/<image>`` folders, decoded once into the cache (:mod:`zoo.data.archives`)."""
+    known = None if cfg.file else catalogue.dataset(cfg.dataset)
     if archives.is_tar(path):
         cached, _ = archives.decoded(path)
+        folders = tuple(str(name) for name in read_npz(cached)["class_names"])
+        if known and folders != known.class_names:  # labels are the sorted folder names' places: they must agree
+            raise DataError(f"{path.name} has the class folders {', '.join(folders)}; dataset '{cfg.dataset}' has the "
+                            f"classes {', '.join(known.class_names)} in this order: rename the folders, or set "
+                            f"data.file to use the archive as your own data")
         images, labels, num_classes = _load_npz_split(cached, split, shown=path.name)
     else:
         images, labels, num_classes = _load_npz_split(path, split, design=cfg.design)
-    known = None if cfg.file else catalogue.dataset(cfg.dataset)
     if known and labels is not None:  # the catalogue's classes, whether or not this split has all of them
         num_classes = known.num_classes
     where = f"{path.name} [{f'{cfg.design} ' if cfg.design else ''}{split}]"
