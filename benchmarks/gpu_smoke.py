@@ -1,4 +1,5 @@
 """GPU smoke test: every family trains under MirroredStrategy in float32 and mixed_float16, exports, and passes parity.
+The guided diffusion case is the colour flagship's recipe (CIFAR-10, 32x32 RGB).
 
     bash benchmarks/gpu_smoke.sh            # on a machine with GPUs: a few hundred steps per family, under 5 minutes
     bash benchmarks/gpu_smoke.sh --cpu      # dry run of the same code path: a few steps, 2 logical CPU devices
@@ -26,6 +27,7 @@ RECIPES = {
     "autoencoder": "ae_fashion_mnist.toml", "vae": "vae_fashion_mnist.toml", "cvae": "cvae_mnist.toml",
     "dcgan": "dcgan_fashion_mnist.toml", "cgan": "cgan_mnist.toml", "wgan_gp": "wgan_gp_fashion_mnist.toml",
     "cyclegan": "cyclegan_sneaker2boot.toml", "ddpm": "ddpm_fashion_mnist.toml", "classifier": "classifier_mnist.toml",
+    "guided_ddpm": "ddpm_cfg_cifar10.toml",  # the colour flagship: 32x32 RGB from the CIFAR-10 archive
 }
 
 
