@@ -159,3 +159,16 @@ def test_an_archive_named_as_cifar10_must_have_its_classes(cifar_dir, tmp_path, 
                 target.addfile(member, io.BytesIO(content))
     with pytest.raises(DataError, match="class folders .*kitten.*; dataset 'cifar10' has the classes airplane"):
         data.load_split(CIFAR, "train", other)
+
+
+def test_an_unwritable_cache_is_named_before_any_decoding(cifar_dir, tmp_path, monkeypatch):
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(blocked / "cache"))
+
+    def no_decoding(path):
+        raise AssertionError("decoded before the cache was checked")
+
+    monkeypatch.setattr(archives, "_decode", no_decoding)
+    with pytest.raises(DataError, match="cannot write the decoded cifar10-jpeg.tar.gz to the cache .*ZOO_CACHE_DIR"):
+        data.load_split(CIFAR, "test", cifar_dir)

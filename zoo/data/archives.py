@@ -52,6 +52,13 @@ def decoded(archive: Path) -> tuple[Path, bool]:
     target = cache_path(archive)
     if target.is_file():
         return target, False
+    try:  # a cache that cannot be written is found out before the decoding, not after
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(target.parent, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise DataError(f"cannot write the decoded {archive.name} to the cache {target.parent} ({exc.strerror}); "
+                        f"set ZOO_CACHE_DIR to a writable folder") from None
     arrays = _decode(archive)
     try:
         with atomic_path(target, what="dataset cache") as tmp:
