@@ -134,16 +134,18 @@ def test_an_xla_run_trains_with_xla(tiny_recipe, data_dir, tmp_path):
 
 def test_resume_takes_the_safe_changes_says_so_and_refuses_the_rest(tiny_recipe, data_dir, tmp_path, capsys):
     """The checkpoint's recipe is the truth of what was trained: a hand-edited run recipe.toml or another --set is
-    compared with it; epochs, checkpointing and learning rates may change mid-run, nothing else."""
+    compared with it; epochs, checkpointing, learning rates and the export settings may change mid-run, nothing else."""
     run = tmp_path / "run"
     train(load_recipe(tiny_recipe, overrides=["train.epochs=1"]), run, data_dir=data_dir, export=False, verbose=0)
     (run / "recipe.toml").write_text((run / "recipe.toml").read_text().replace("latent_dim = 8", "latent_dim = 4"))
     with pytest.raises(TrainingError, match=r"model.latent_dim 8 -> 4"):
         train(load_recipe(run / "recipe.toml"), run, data_dir=data_dir, resume=True, export=False, verbose=0)
     assert [p.name for p in checkpoints(run)] == ["epoch-0001"]  # nothing trained
-    result = train(load_recipe(tiny_recipe, overrides=["train.epochs=2", "optimizer.learning_rate=1e-3"]), run,
+    result = train(load_recipe(tiny_recipe, overrides=["train.epochs=2", "optimizer.learning_rate=1e-3",
+                                                       "export.optimizer_state=false"]), run,
                    data_dir=data_dir, resume=True, export=False, verbose=0)
     assert result.epochs == 2
     said = capsys.readouterr().err
-    assert "recipe changes taken: optimizer.learning_rate 0.002 -> 0.001, train.epochs 1 -> 2" in said, said
+    assert ("recipe changes taken: export.optimizer_state True -> False, optimizer.learning_rate 0.002 -> 0.001, "
+            "train.epochs 1 -> 2") in said, said
     assert "learning_rate = 0.001" in (run / "recipe.toml").read_text()  # the run's recipe now says what it trains

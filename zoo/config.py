@@ -176,6 +176,9 @@ class ExportConfig:
     variants: tuple[str, ...] = spec(("fp16", "int8"), choices=("fp16", "int8"),
                                      help="smaller copies written beside each ONNX file: float16, dynamic int8 "
                                           "(empty for none); see zoo/artifact/variants.py")
+    optimizer_state: bool = spec(True, help="keep the optimizers' state in model.keras, so that training goes on "
+                                            "where it stopped; false makes an Adam-trained file about a third as "
+                                            "large, and fine-tuning starts the optimizer afresh")
     variant_fid_samples: int = spec(0, min=0, help="images for each variant's FID beside float32's at export (a "
                                                    "diffusion model's are DDIM-50 samples); 0 leaves FID to "
                                                    "`zoo variants NAME`")

@@ -2,7 +2,8 @@
 
 An artifact holds::
 
-    model.keras        the whole model with optimizer state (keras.models.load_model after `import zoo`)
+    model.keras        the whole model, with its optimizer state unless export.optimizer_state = false
+                       (keras.models.load_model after `import zoo`)
     saved_model/       keras.export.ExportArchive: one signature per endpoint, named inputs and outputs
     <part>.onnx        the deployable parts (e.g. encoder.onnx, decoder.onnx), dynamic batch
     <part>.fp16.onnx   smaller copies of them, float16 and dynamic int8 (:mod:`zoo.artifact.variants`),
@@ -45,18 +46,19 @@ from zoo.files import replace_folder, temporary_folder
 PARITY_BATCHES = (1, 7)
 
 
-def float32_copy(model):
+def float32_copy(model, *, optimizer_state: bool = True):
     """The model as it ships: float32 weights and compute, on one device, compiled with the trained optimizers'
-    state. A mixed precision policy or a tf.distribute strategy is how a run trained, not what a user loads."""
+    state (or, without ``optimizer_state``, not compiled: half the size of model.keras for Adam). A mixed precision
+    policy or a tf.distribute strategy is how a run trained, not what a user loads."""
     on_one_device = model.distribute_strategy is tf.distribute.get_strategy()
-    if model.dtype_policy.name == "float32" and on_one_device:
+    if model.dtype_policy.name == "float32" and on_one_device and (optimizer_state or not model.compiled):
         return model
     config = model.get_config()
     config["dtype"] = "float32"
     with runtime.precision("float32"):
         copy = type(model).from_config(config)
         copy.set_weights(model.get_weights())
-        if model.compiled:
+        if model.compiled and optimizer_state:
             copy.compile_like(model)
     return copy
 
@@ -197,7 +199,8 @@ def _write_artifact(model, recipe: Recipe, folder: Path, *, data_dir, run_state:
     np.savez(folder / "examples.npz", **examples)
 
     if "keras" in formats:
-        f32.save(folder / "model.keras")
+        kept = f32 if recipe.export.optimizer_state else float32_copy(f32, optimizer_state=False)
+        kept.save(folder / "model.keras")
     if "saved_model" in formats:
         _export_saved_model(endpoints, folder / "saved_model")
     onnx_files = {}

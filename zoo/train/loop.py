@@ -119,16 +119,16 @@ def resume_changes(recipe: Recipe, checkpoint: Path) -> list[str]:
     changed = sorted(key for key in set(ours) | set(theirs) if ours.get(key) != theirs.get(key))
     shown = [f"{'.'.join(key)} {theirs.get(key)!r} -> {ours.get(key)!r}" for key in changed]
 
-    def safe(key):
-        return any(key[0] == section and key[-1] == name for section, name in RESUMABLE_CHANGES)
+    def safe(key):  # the [export] section says what the artifact holds, nothing of training
+        return key[0] == "export" or any(key[0] == section and key[-1] == name for section, name in RESUMABLE_CHANGES)
 
     refused = [line for key, line in zip(changed, shown) if not safe(key)]
     if refused:
         raise TrainingError(f"cannot resume from {checkpoint}: the recipe changed beyond what a run can change "
                             f"mid-way ({'; '.join(refused[:4])}{'; ...' if len(refused) > 4 else ''}). Resume with "
                             "the recipe the run started with (only epochs, checkpointing, validation steps, the "
-                            "strategy, thread pools and learning rates may change), or start a new run with another "
-                            "--out")
+                            "strategy, thread pools, learning rates and the [export] section may change), or start a "
+                            "new run with another --out")
     return shown
 
 
