@@ -104,7 +104,8 @@ export function encodePNG(picture: Picture): Uint8Array;
 export function savePNG(path: string, picture: Picture): Promise<void>;
 
 export function toRGBA(images: Images, valueRange?: [number, number]): Picture[];
-export function fromRGBA(pictures: Picture[], options?: { channels?: 1 | 3; valueRange?: [number, number] }): Images;
+/** An NHWC batch from RGBA pictures; transparent pixels are composited on `background`, a 0..255 level (default 255, white). */
+export function fromRGBA(pictures: Picture[], options?: { channels?: 1 | 3; valueRange?: [number, number]; background?: number }): Images;
 export function grid(pictures: Picture[], options?: { columns?: number; padding?: number; background?: number[] }): Picture;
 export function standardNormal(count: number, seed?: number): Float32Array;
 export function categorical(count: number, k: number, seed?: number, weights?: number[] | null): Int32Array;
