@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from zoo import data
@@ -322,3 +323,22 @@ def test_tfds_stream(tfds_dir):
         data.load_split(cfg, "validation", tfds_dir)
     with pytest.raises(DataError, match=r"\[5\]"):
         data.load_split(replace(cfg, classes=(5,)), "train", tfds_dir)
+
+
+def test_crop_padding_shifts_each_image_within_its_reflected_border():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (64, 8, 8, 3)).astype("float32")
+    cfg = DataConfig(image_size=(8, 8), channels=3, crop_padding=2)
+    assert cfg.augmented and not cfg.without_augmentation().augmented
+    out = data.augment(images, cfg, tf.constant([7, 1], "int64")).numpy()
+    np.testing.assert_array_equal(out, data.augment(images, cfg, tf.constant([7, 1], "int64")).numpy())  # seeded
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect")
+    offsets = []
+    for image, window in zip(padded, out):
+        found = [(top, left) for top in range(5) for left in range(5)
+                 if np.array_equal(image[top:top + 8, left:left + 8], window)]
+        assert found, "not a window of the reflected padding"
+        offsets.append(found[0])
+    assert len(set(offsets)) > 10  # many places, not one
+    with pytest.raises(ValueError, match="load_size and crop_padding"):
+        DataConfig(image_size=(8, 8), crop_padding=2, load_size=(10, 10))

@@ -23,6 +23,7 @@ from zoo.files import write_atomic
 from zoo.models import get_family
 from zoo.schema import build_dataclass, coerce, deepcopy, plain, spec, unknown_key
 
+AUGMENTATION = ("load_size", "crop_padding", "random_flip", "perturb_rate")  # [data]'s training augmentation
 BACKGROUNDS = {"white": 255.0, "black": 0.0}  # data.background: the 0..255 level a transparent pixel shows
 SECTIONS = ("model", "data", "optimizer", "train", "export")
 TOP_LEVEL_KEYS = ("name", "description") + SECTIONS
@@ -83,6 +84,9 @@ class DataConfig:
     max_examples: int = spec(0, help="use at most this many examples per split (0 = all)", min=0)
     load_size: tuple[int, ...] = spec((), help="training augmentation: resize to this (height, width), then crop "
                                       "image_size back at random (CycleGAN's 286 -> 256); empty = off", min=1)
+    crop_padding: int = spec(0, min=0, help="training augmentation: pad each side by this many pixels (reflected) "
+                                            "and crop image_size back at random, the CIFAR-10 augmentation of He "
+                                            "et al. 2016 (4 there); 0 = off")
     random_flip: bool = spec(False, help="training augmentation: flip each image left-right with probability 0.5")
     perturb_rate: float = spec(0.0, min=0.0, max=1.0,
                                help="training augmentation: replace each pixel by a uniform random grey level with "
@@ -99,6 +103,8 @@ class DataConfig:
     domain_b: DomainConfig = spec(DomainConfig(), help="domain B of a two-domain (translation) recipe")
 
     def __post_init__(self):
+        if self.load_size and self.crop_padding:
+            raise ValueError("load_size and crop_padding are two ways to crop at random: set one of them")
         if self.load_size:
             if len(self.load_size) != 2:
                 raise ValueError(f"load_size must be [height, width] or empty, got {list(self.load_size)}")
@@ -126,6 +132,14 @@ class DataConfig:
     @property
     def two_domains(self) -> bool:
         return self.domain_a.is_set
+
+    @property
+    def augmented(self) -> bool:
+        """Whether training images are augmented (:func:`zoo.data.preprocess.augment`)."""
+        return any(getattr(self, name) != getattr(DataConfig, name) for name in AUGMENTATION)
+
+    def without_augmentation(self) -> "DataConfig":
+        return dataclasses.replace(self, **{name: getattr(DataConfig, name) for name in AUGMENTATION})
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
             f"{d.get('channels')} channel(s), scaled to {d.get('value_range')}")
     if d.get("load_size"):
         prep += f"; training augmentation: resize to {d['load_size']} and crop back at random"
+    if d.get("crop_padding"):
+        prep += f"; training augmentation: pad {d['crop_padding']} pixels a side (reflected) and crop back at random"
     if d.get("random_flip"):
         prep += ", random horizontal flips"
     if d.get("perturb_rate"):

@@ -171,7 +171,7 @@ def _epochs(source: Source, cfg: DataConfig, batch_size: int, seed: int, start_e
 
 def _augmented(dataset: tf.data.Dataset, cfg: DataConfig, seed: int, first_batch: int) -> tf.data.Dataset:
     """``dataset`` with :func:`augment` applied, each batch keyed to its index in the whole run."""
-    if not (cfg.load_size or cfg.random_flip or cfg.perturb_rate):
+    if not cfg.augmented:
         return dataset
     salt = tf.constant(int(seed) + AUGMENT_SALT, tf.int64)
 

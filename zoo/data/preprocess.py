@@ -44,7 +44,7 @@ def preprocess(images, cfg: DataConfig) -> tf.Tensor:
 
 def augment(images, cfg: DataConfig, seed) -> tf.Tensor:
     """The training augmentation of a preprocessed batch, per image: CycleGAN's resize up to ``cfg.load_size``
-    and random crop back to ``cfg.image_size``, then a left-right flip with probability 0.5 (``cfg.random_flip``),
+    and random crop back to ``cfg.image_size`` (or a reflected padding of ``cfg.crop_padding`` and the crop), then a left-right flip with probability 0.5 (``cfg.random_flip``),
     then the pixel perturbation of :func:`perturb` (``cfg.perturb_rate``).
 
     ``seed`` is a stateless seed, shape (2,): the same seed gives the same crops and flips.
@@ -53,19 +53,26 @@ def augment(images, cfg: DataConfig, seed) -> tf.Tensor:
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     n = tf.shape(x)[0]
     if cfg.load_size:
-        (height, width), (load_height, load_width) = cfg.image_size, cfg.load_size
-        x = tf.image.resize(x, (load_height, load_width))
-        row_seed, col_seed = tf.unstack(tf.random.experimental.stateless_split(crop_seed, 2))
-        top = tf.random.stateless_uniform((n, 1), row_seed, maxval=load_height - height + 1, dtype=tf.int32)
-        left = tf.random.stateless_uniform((n, 1), col_seed, maxval=load_width - width + 1, dtype=tf.int32)
-        x = tf.gather(x, top + tf.range(height)[None], axis=1, batch_dims=1)
-        x = tf.gather(x, left + tf.range(width)[None], axis=2, batch_dims=1)
+        x = _random_crop(tf.image.resize(x, cfg.load_size), cfg.image_size, crop_seed)
+    elif cfg.crop_padding:
+        pad = cfg.crop_padding
+        x = _random_crop(tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), cfg.image_size, crop_seed)
     if cfg.random_flip:
         flip = tf.random.stateless_uniform((n,), flip_seed) < 0.5
         x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
     if cfg.perturb_rate:
         x = perturb(x, cfg, tf.random.experimental.stateless_fold_in(seed, 2))
     return x
+
+
+def _random_crop(x, size, seed) -> tf.Tensor:
+    """A ``size`` (height, width) window of each image at a seeded random place."""
+    (height, width), n = size, tf.shape(x)[0]
+    row_seed, col_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    top = tf.random.stateless_uniform((n, 1), row_seed, maxval=tf.shape(x)[1] - height + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform((n, 1), col_seed, maxval=tf.shape(x)[2] - width + 1, dtype=tf.int32)
+    x = tf.gather(x, top + tf.range(height)[None], axis=1, batch_dims=1)
+    return tf.gather(x, left + tf.range(width)[None], axis=2, batch_dims=1)
 
 
 def perturb(images, cfg: DataConfig, seed) -> tf.Tensor:

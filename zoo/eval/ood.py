@@ -130,8 +130,8 @@ def _stream(seed: int, stream: int) -> np.random.Generator:
 def _dataset_config(name: str, cfg: DataConfig, data_dir) -> DataConfig:
     """The model's ``[data]`` pointed at another dataset: a local file if one of :data:`DATASET_SETS` is in the data
     dirs, else the dataset by name (``<name>.npz`` or tensorflow-datasets)."""
-    base = dataclasses.replace(cfg, dataset=name, file="", split="train", eval_split="test", classes=(),
-                               max_examples=0, labels=False, load_size=(), random_flip=False, perturb_rate=0.0)
+    base = dataclasses.replace(cfg.without_augmentation(), dataset=name, file="", split="train", eval_split="test",
+                               classes=(), max_examples=0, labels=False)
     for file_name in DATASET_SETS[name]:
         for folder in data.data_dirs(data_dir):
             if (folder / file_name).is_file():
