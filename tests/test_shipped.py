@@ -27,6 +27,7 @@ PROMISED = {
     "wgan-gp-fashion-mnist": "wgan_gp", "cyclegan-sneaker2boot": "cyclegan", "ddpm-fashion-mnist": "ddpm",
     "classifier-fashion-mnist": "classifier", "classifier-mnist": "classifier", "vae-2d-mnist": "vae",
     "vae-background-fashion-mnist": "vae", "ddpm-cfg-fashion-mnist": "guided_ddpm", "dbvae-fashion-mnist": "dbvae",
+    "classifier-cifar10": "classifier",
 }
 
 

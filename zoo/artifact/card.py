@@ -123,8 +123,9 @@ def _training_section(meta: dict, recipe: dict) -> list[str]:
         lines += markdown_table(["epochs", "train s", *keys],
                                 [[str(row["epochs"]), f"{row['train_seconds']:,.0f}", *[number(row.get(k, "")) for k in keys]]
                                  for row in curve])
+    held = "the .npz" if ".npz" in str(meta.get("dataset", {}).get("train", "")) else "the data file"
     lines += ["", "Reproduce (the data file in `--data-dir`, or tensorflow-datasets by name with internet):", "",
-              "```bash", f"zoo train exported/{meta['name']}/recipe.toml --data-dir DIR  # DIR holds the .npz named above",
+              "```bash", f"zoo train exported/{meta['name']}/recipe.toml --data-dir DIR  # DIR holds {held} named above",
               "```"]
     return lines
 
