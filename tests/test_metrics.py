@@ -177,12 +177,12 @@ def test_inception_without_local_weights_is_a_clear_error(tmp_path, monkeypatch)
     monkeypatch.delenv("ZOO_INCEPTION_WEIGHTS", raising=False)
     with pytest.raises(EvaluationError, match="InceptionV3 weights are not on this machine") as info:
         feature_network("inception")
-    assert "ZOO_INCEPTION_WEIGHTS" in str(info.value) and "--features fashion_mnist|mnist" in str(info.value)
+    assert "ZOO_INCEPTION_WEIGHTS" in str(info.value) and "--features fashion_mnist|mnist|cifar10|emoji" in str(info.value)
     monkeypatch.setenv("ZOO_INCEPTION_WEIGHTS", str(tmp_path / "missing.h5"))
     with pytest.raises(EvaluationError, match="missing.h5, which is not a file"):
         feature_network("inception")
-    with pytest.raises(EvaluationError, match="no feature network for dataset 'cifar10'"):
-        default_features("cifar10")
+    with pytest.raises(EvaluationError, match="no feature network for dataset 'dsprites'"):
+        default_features("dsprites")
 
 
 def test_classifier_recipes_need_labels():

@@ -325,8 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=int, default=10_000,
                    help="images per set: samples, test images and training images (default 10000, capped by the splits)")
     p.add_argument("--features", metavar="NETWORK",
-                   help="fashion_mnist or mnist (the zoo's classifiers), inception (InceptionV3, weights needed "
-                        "locally), or a classifier artifact; default: the one for the model's dataset")
+                   help="a dataset's name (cifar10, fashion_mnist, mnist: the zoo's classifiers), inception "
+                        "(InceptionV3, weights needed locally), or a classifier artifact; default: the one for the "
+                        "model's dataset")
     p.add_argument("--k", type=int, default=1000, help="VAE families: importance samples of the IWAE bound (default 1000)")
     p.add_argument("--batch-size", type=int, default=250, help="images per batch when sampling and embedding")
     p.add_argument("--kid-subsets", type=int, default=100, help="random subsets KID is averaged over (default 100)")

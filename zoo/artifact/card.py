@@ -90,7 +90,8 @@ def _data_section(meta: dict, recipe: dict) -> list[str]:
         prep += ("; grey levels kept, scored by the Bernoulli cross-entropy, so likelihoods (NLL) are "
                  "cross-entropies, not densities of grey levels")
     lines.append(prep)
-    if known and known.local and known.local_name in str(dataset.get("train", "")):
+    train = str(dataset.get("train", ""))
+    if known and known.local and (".npz" in train or known.local_name in train):  # a local copy, not tfds
         lines.append(f"- The local copy: {known.local}")
     return lines
 

@@ -114,7 +114,8 @@ def inception_weights() -> Path:
     raise EvaluationError(
         f"InceptionV3 weights are not on this machine (looked for {' or '.join(INCEPTION_FILES)} in {cache}); "
         "fetch them once with `python -c \"import keras; keras.applications.InceptionV3()\"` (needs internet) or "
-        "set ZOO_INCEPTION_WEIGHTS to the .h5 file, or use the zoo's own features: --features fashion_mnist|mnist")
+        "set ZOO_INCEPTION_WEIGHTS to the .h5 file, or use the zoo's own features: --features "
+        + "|".join(name for name, entry in catalogue.DATASETS.items() if entry.features))
 
 
 def inception_network() -> FeatureNetwork:
