@@ -21,6 +21,7 @@ from zoo.errors import DataError
 from zoo.files import atomic_path, sha256
 
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras.utils.image_dataset_from_directory reads
 LAYOUT_VERSION = 1  # part of the cache file's name: bump when the decoded layout changes
 ORDER_SEED = 0  # the fixed shuffle of each split
 
@@ -85,7 +86,7 @@ def _decode(archive: Path) -> dict[str, np.ndarray]:
                 parts = PurePosixPath(member.name).parts
                 parts = parts[1:] if parts and parts[0] == "." else parts
                 if len(parts) != 3 or parts[2].startswith(".") or \
-                        not parts[2].lower().endswith((".bmp", ".gif", ".jpeg", ".jpg", ".png")):
+                        not parts[2].lower().endswith(IMAGE_SUFFIXES):
                     continue
                 split, label, name = parts
                 with Image.open(io.BytesIO(tar.extractfile(member).read())) as image:

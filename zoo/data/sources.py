@@ -24,10 +24,10 @@ import tensorflow as tf
 from zoo import catalogue
 from zoo.config import DataConfig
 from zoo.data import archives
+from zoo.data.archives import IMAGE_SUFFIXES
 from zoo.data.task import binary_labels, check_task, describe_task, has_task, rare_subset
 from zoo.errors import DataError
 
-IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras.utils.image_dataset_from_directory reads
 # tensorflow-datasets fetches prepared data and mirrors from Google Cloud Storage first.
 NETWORK_CHECK = ("storage.googleapis.com", 443)
 NETWORK_TIMEOUT = 3.0
